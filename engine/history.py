@@ -1,0 +1,168 @@
+"""The training curve of a run in bounded memory.
+
+Per step: the error e (mean over the mini-batch) and, per layer, ‖G(l)‖_F and mean |δ(l)|.
+At most ``capacity`` points are kept. When the store is full, neighbouring points are
+merged pairwise (their means weighted by the number of steps they cover) and every
+new point covers twice as many steps as before: after n steps each point covers
+2^k ≥ n / capacity steps. Recent and old steps have the same resolution, so a chart of
+100 000 steps is ``capacity`` points at most, and every point is an exact mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Points of a history; rows are points, columns of the 2-D arrays are layers 1 … L."""
+
+    first: Array  # first step a point covers
+    step: Array  # last step a point covers
+    error: Array
+    grad_norm: Array
+    delta_mean_abs: Array
+
+
+class History:
+    def __init__(self, depth: int, capacity: int = 4096) -> None:
+        if capacity < 2 or capacity % 2:
+            raise ValueError("the history capacity must be an even number >= 2")
+        self.depth, self.capacity = depth, capacity
+        self._first = np.zeros(capacity, np.int64)
+        self._last = np.zeros(capacity, np.int64)
+        self._count = np.zeros(capacity, np.int64)
+        self._error = np.zeros(capacity)
+        self._gn = np.zeros((capacity, depth))
+        self._dm = np.zeros((capacity, depth))
+        self._n = 0
+        self.stride = 1  # steps per completed point
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def last_step(self) -> int:
+        return int(self._last[self._n - 1]) if self._n else 0
+
+    def append(self, step: int, error: float, grad_norm, delta_mean_abs) -> None:
+        self.extend(
+            np.array([step]), np.array([error]), np.array([grad_norm]), np.array([delta_mean_abs])
+        )
+
+    def extend(self, steps: Array, error: Array, grad_norm: Array, delta_mean_abs: Array) -> None:
+        """Add consecutive steps (as recorded by ``Network.run``)."""
+        i = 0
+        total = len(steps)
+        while i < total:
+            n = self._n
+            # Fill an open (partial) last point first.
+            if n and self._count[n - 1] < self.stride:
+                take = min(self.stride - int(self._count[n - 1]), total - i)
+                self._merge_into(n - 1, steps, error, grad_norm, delta_mean_abs, i, i + take)
+                i += take
+                continue
+            if n == self.capacity:
+                self._compact()
+                continue
+            take = min(self.stride, total - i)
+            self._n = n + 1
+            self._count[n] = 0
+            self._error[n] = 0.0
+            self._gn[n] = 0.0
+            self._dm[n] = 0.0
+            self._first[n] = steps[i]
+            self._merge_into(n, steps, error, grad_norm, delta_mean_abs, i, i + take)
+            i += take
+
+    def _merge_into(self, k, steps, error, gn, dm, a, b) -> None:
+        c, m = int(self._count[k]), b - a
+        w_old, w_new = c / (c + m), m / (c + m)
+        self._error[k] = self._error[k] * w_old + error[a:b].mean() * w_new
+        self._gn[k] = self._gn[k] * w_old + gn[a:b].mean(axis=0) * w_new
+        self._dm[k] = self._dm[k] * w_old + dm[a:b].mean(axis=0) * w_new
+        self._count[k] = c + m
+        self._last[k] = steps[b - 1]
+
+    def _compact(self) -> None:
+        """Merge points pairwise: half the points, each covering twice the steps."""
+        n = self._n
+        c = self._count[:n].reshape(-1, 2).astype(np.float64)
+        w = c / c.sum(axis=1, keepdims=True)
+        half = n // 2
+        self._error[:half] = (self._error[:n].reshape(-1, 2) * w).sum(axis=1)
+        self._gn[:half] = (self._gn[:n].reshape(-1, 2, self.depth) * w[:, :, None]).sum(axis=1)
+        self._dm[:half] = (self._dm[:n].reshape(-1, 2, self.depth) * w[:, :, None]).sum(axis=1)
+        self._first[:half] = self._first[:n:2]
+        self._last[:half] = self._last[1:n:2]
+        self._count[:half] = self._count[:n].reshape(-1, 2).sum(axis=1)
+        self._n = half
+        self.stride *= 2
+
+    def truncate(self, step: int) -> None:
+        """Forget the points that start after ``step`` (after an undo or a reset).
+
+        A point that covers steps on both sides of ``step`` is kept whole: with merged
+        points the curve cannot be split exactly, and it is at most one point.
+        """
+        self._n = int(np.searchsorted(self._first[: self._n], step, side="right"))
+        if step == 0:
+            self.stride = 1
+
+    def curve(self, since: int = 0, max_points: int | None = None) -> Curve:
+        """Points whose last step is > ``since``, averaged down to ``max_points`` if needed.
+
+        Downsampling groups g = ⌈n / max_points⌉ consecutive points into one, the mean
+        over the steps they cover; its ``step`` is the last step of the group.
+        """
+        n = self._n
+        lo = int(np.searchsorted(self._last[:n], since, side="right"))
+        sl = slice(lo, n)
+        first, last, count = self._first[sl], self._last[sl], self._count[sl]
+        err, gn, dm = self._error[sl], self._gn[sl], self._dm[sl]
+        m = n - lo
+        if max_points is not None and m > max_points:
+            g = -(-m // max_points)
+            starts = np.arange(0, m, g)
+            w = count.astype(np.float64)
+            csum = np.add.reduceat(w, starts)
+            err = np.add.reduceat(err * w, starts) / csum
+            gn = np.add.reduceat(gn * w[:, None], starts) / csum[:, None]
+            dm = np.add.reduceat(dm * w[:, None], starts) / csum[:, None]
+            first = first[starts]
+            last = last[np.minimum(starts + g, m) - 1]
+        return Curve(first.copy(), last.copy(), err.copy(), gn.copy(), dm.copy())
+
+    # -------------------------------------------------------- serialisation
+    def to_dict(self) -> dict:
+        n = self._n
+        return {
+            "capacity": self.capacity,
+            "stride": self.stride,
+            "first": self._first[:n].tolist(),
+            "last": self._last[:n].tolist(),
+            "count": self._count[:n].tolist(),
+            "error": self._error[:n].tolist(),
+            "grad_norm": self._gn[:n].tolist(),
+            "delta_mean_abs": self._dm[:n].tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, depth: int, data: dict) -> History:
+        h = cls(depth, int(data["capacity"]))
+        n = len(data["first"])
+        if n > h.capacity:
+            raise ValueError("the history has more points than its capacity")
+        h._n, h.stride = n, int(data["stride"])
+        h._first[:n] = data["first"]
+        h._last[:n] = data["last"]
+        h._count[:n] = data["count"]
+        h._error[:n] = data["error"]
+        if n:
+            h._gn[:n] = np.asarray(data["grad_norm"], dtype=np.float64).reshape(n, depth)
+            h._dm[:n] = np.asarray(data["delta_mean_abs"], dtype=np.float64).reshape(n, depth)
+        return h

@@ -1,0 +1,107 @@
+"""Error measures e(w) for one example and the output δ(L) = ∂e/∂s(L) they give.
+
+    squared:        e = (x_1(L) − y)²          δ_1(L) = 2 (x_1(L) − y) θ'(s_1(L))
+    cross_entropy:  softmax output, K classes   e = −log h_y          δ(L) = h − onehot(y)
+                    sigmoid output, y ∈ {0,1}   e = −y log h − (1−y) log(1−h)
+                                                                      δ_1(L) = h − y
+
+The cross-entropy δ(L) is the product of ∂e/∂x(L) and θ'(s(L)) written out: the
+θ' factor cancels the 1/h of the logarithm. It is computed explicitly here rather
+than hidden in a "matched pair" shortcut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .activations import Activation
+
+Array = np.ndarray
+
+# How the targets y are encoded for an (output, loss) pair.
+PM1 = "pm1"  # classification with y = ±1
+ZERO_ONE = "01"  # classification with y ∈ {0, 1}
+INDEX = "index"  # class index 0 … K−1
+REAL = "real"  # regression
+
+
+@dataclass(frozen=True)
+class Loss:
+    name: str
+    # error(s, x, y) -> e per example, shape (B,)
+    error: Callable[[Array, Array, Array], Array]
+    # output_delta(s, x, y, θ) -> δ(L), shape (B, d(L))
+    output_delta: Callable[[Array, Array, Array, Activation], Array]
+
+
+def _squared_error(s: Array, x: Array, y: Array) -> Array:
+    r = x[:, 0] - y
+    return r * r
+
+
+def _squared_delta(s: Array, x: Array, y: Array, theta: Activation) -> Array:
+    return 2.0 * (x - y[:, None]) * theta.derivative(s, x)
+
+
+def _cross_entropy_error(s: Array, x: Array, y: Array) -> Array:
+    if s.shape[1] == 1:
+        # −y log h − (1−y) log(1−h) with h = σ(s), written as softplus(s) − y s.
+        z = s[:, 0]
+        return np.logaddexp(0.0, z) - y * z
+    # −log h_y = log Σ_k e^{s_k} − s_y, shifted by max s for stability.
+    m = s.max(axis=1)
+    lse = m + np.log(np.exp(s - m[:, None]).sum(axis=1))
+    return lse - s[np.arange(s.shape[0]), y.astype(np.intp)]
+
+
+def _cross_entropy_delta(s: Array, x: Array, y: Array, theta: Activation) -> Array:
+    if s.shape[1] == 1:
+        return x - y[:, None]
+    d = x.copy()
+    d[np.arange(s.shape[0]), y.astype(np.intp)] -= 1.0
+    return d
+
+
+LOSSES: dict[str, Loss] = {
+    "squared": Loss("squared", _squared_error, _squared_delta),
+    "cross_entropy": Loss("cross_entropy", _cross_entropy_error, _cross_entropy_delta),
+}
+
+
+def get_loss(name: str) -> Loss:
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}") from None
+
+
+def check_pair(output: str, loss: str, n_out: int) -> str:
+    """Validate an (output θ, loss, d(L)) combination; return the label encoding.
+
+    Raises ``ValueError`` with a sentence a student can act on.
+    """
+    get_loss(loss)
+    if output == "softmax":
+        if loss != "cross_entropy":
+            raise ValueError("a softmax output needs the cross-entropy loss")
+        if n_out < 2:
+            raise ValueError("a softmax output needs at least 2 output units (one per class)")
+        return INDEX
+    if n_out != 1:
+        raise ValueError(
+            f"a {output} output has exactly 1 unit (x_1(L)); use softmax for {n_out} classes"
+        )
+    if loss == "cross_entropy":
+        if output != "sigmoid":
+            raise ValueError(
+                "cross-entropy needs a sigmoid output (2 classes) or a softmax output (K classes)"
+            )
+        return ZERO_ONE
+    if output == "sigmoid":
+        return ZERO_ONE
+    if output in ("tanh", "identity"):
+        return PM1
+    raise ValueError(f"{output!r} cannot be an output activation")
