@@ -1,0 +1,104 @@
+"""The FastAPI app factory: settings, middleware, the page, vendored JavaScript, health.
+
+Run it with uvicorn's factory mode (``uvicorn --factory app.main:create_app``) or the
+``backprop-lab`` command (app/cli.py).
+"""
+
+import gzip
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import plotly
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from app import __version__
+from app.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from app.settings import Settings, get_settings
+
+# `static` sits next to `app`, both in the repository and in site-packages.
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+INDEX_HTML = STATIC_DIR / "index.html"
+DOCS_HTML = STATIC_DIR / "docs.html"
+
+# plotly.js ships inside the plotly Python package, so the page needs no CDN. The
+# version in the URL lets browsers cache the 4.8 MB file for good.
+PLOTLY_JS_FILE = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+PLOTLY_JS_URL = f"/vendor/plotly-{plotly.__version__}.min.js"
+# index.html names plotly.js by this placeholder; it is replaced with PLOTLY_JS_URL.
+PLOTLY_JS_PLACEHOLDER = "{{plotly_js}}"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+@cache
+def _plotly_js_gzip() -> bytes:
+    """plotly.js compressed once per process (4.8 MB -> about 1.4 MB per student)."""
+    return gzip.compress(PLOTLY_JS_FILE.read_bytes(), compresslevel=6)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. Without ``settings`` they are read from BACKPROP_* variables."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        # --- SESSION STORE: create it here from `settings`, keep it on app.state, and
+        # --- close it after the `yield` (shutdown).
+        yield
+
+    app = FastAPI(
+        title="Backprop Lab",
+        version=__version__,
+        summary="Every number of one SGD iteration: forward, backward, update.",
+        lifespan=lifespan,
+        # /docs is our own page (static/docs.html) with Swagger UI served from this
+        # server; FastAPI's default pulls it from a CDN and runs an inline script.
+        docs_url=None,
+        redoc_url=None,
+    )
+    # Outermost last: security headers also cover the 413 from the size limit.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+
+    # --- ROUTERS: app.include_router(...) for app/routes/* goes here.
+
+    @app.get("/healthz", response_model=Health, tags=["service"])
+    async def healthz() -> Health:
+        """Liveness probe: the process is up and answering."""
+        return Health()
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> HTMLResponse:
+        # Read on each request so that edits to the page show without a restart.
+        html = INDEX_HTML.read_text(encoding="utf-8")
+        return HTMLResponse(
+            html.replace(PLOTLY_JS_PLACEHOLDER, PLOTLY_JS_URL),
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> FileResponse:
+        return FileResponse(DOCS_HTML, headers={"Cache-Control": "no-cache"})
+
+    @app.get(PLOTLY_JS_URL, include_in_schema=False)
+    async def plotly_js(request: Request) -> Response:
+        headers = {"Cache-Control": IMMUTABLE, "Vary": "Accept-Encoding"}
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            body = await run_in_threadpool(_plotly_js_gzip)
+            headers["Content-Encoding"] = "gzip"
+            return Response(body, media_type="text/javascript", headers=headers)
+        return FileResponse(PLOTLY_JS_FILE, media_type="text/javascript", headers=headers)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,46 @@
+"""Service settings, read once from the environment (prefix ``BACKPROP_``).
+
+Every field can be set as an environment variable named ``BACKPROP_`` + the field
+name in upper case, e.g. ``BACKPROP_MAX_SESSIONS=200``. The README's settings table
+lists them all (tests/test_docs.py keeps it in step with this file).
+"""
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BACKPROP_", frozen=True)
+
+    session_ttl_seconds: int = Field(
+        7200, gt=0, description="A session idle for this long is forgotten."
+    )
+    max_sessions: int = Field(1000, gt=0, description="Sessions kept in memory at once.")
+    max_hidden_layers: int = Field(16, gt=0, description="Hidden layers a network may have.")
+    max_units: int = Field(64, gt=0, description="Units a layer may have.")
+    max_samples: int = Field(2000, gt=0, description="Samples a data set may have.")
+    max_steps_per_call: int = Field(10000, gt=0, description="SGD steps one request may ask for.")
+    train_time_limit_seconds: float = Field(
+        2.0, gt=0, allow_inf_nan=False, description="Wall time one training request may use."
+    )
+    max_grid_resolution: int = Field(
+        101, gt=1, description="Points per axis of a decision-boundary grid."
+    )
+    max_history_points: int = Field(
+        4096, gt=0, description="Points of loss / gradient history kept per session."
+    )
+    undo_depth: int = Field(50, ge=0, description="Steps that can be undone.")
+    max_body_bytes: int = Field(
+        1_000_000, gt=0, description="Largest request body accepted, in bytes."
+    )
+    max_gradcheck_weights: int = Field(
+        5000, gt=0, description="Largest network a gradient check will run on (weights)."
+    )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings from the environment, read on first use and then cached."""
+    return Settings()
