@@ -1,0 +1,93 @@
+"""Fixtures: an in-process client, a live server, and a Chromium page that fails a
+test on any console error, page error or request that leaves the live server."""
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+from tests.support import CHROMIUM_PATH, launch_chromium, running_server
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """The settings a test's app gets; override this fixture to test other limits."""
+    return Settings()
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    # The `with` block runs the lifespan, as a real server would.
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[str]:
+    """Base URL (no trailing slash) of the app served by uvicorn on 127.0.0.1."""
+    with running_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM_PATH.exists():
+        message = f"Chromium not found at {CHROMIUM_PATH} (apt-get install chromium)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server: str, request: pytest.FixtureRequest):
+    """A fresh page; the test fails on console errors, page errors or foreign requests.
+
+    Every request is routed: those to the live server go on, any other host is aborted
+    and recorded (the page must work offline). A screenshot of the final state goes to
+    tests/artifacts/<test name>.png.
+    """
+    origin = urlsplit(live_server).netloc
+    problems: list[str] = []
+    context = browser.new_context(base_url=live_server)
+
+    def guard(route):
+        url = urlsplit(route.request.url)
+        if url.scheme in ("data", "blob") or url.netloc == origin:
+            route.continue_()
+        else:
+            problems.append(f"request to another host: {route.request.url}")
+            route.abort()
+
+    context.route("**/*", guard)
+    page = context.new_page()
+
+    def on_console(message):
+        if message.type == "error":
+            problems.append(f"console error: {message.text}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    yield page
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    name = re.sub(r"[^\w.-]+", "_", request.node.name)
+    try:
+        page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+    finally:
+        context.close()
+    if problems:
+        pytest.fail("the page misbehaved:\n" + "\n".join(problems), pytrace=False)

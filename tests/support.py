@@ -1,0 +1,64 @@
+"""Helpers shared by the tests and scripts/screenshot.py: a live server and Chromium."""
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import uvicorn
+
+from app.main import create_app
+from app.settings import Settings
+
+# Debian's Chromium: Playwright's own browser download is not available here.
+CHROMIUM_PATH = Path("/usr/bin/chromium")
+# Without the networking flags Chromium phones home at start, which an offline
+# machine refuses (and which the tests must not see as page traffic anyway).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def launch_chromium(playwright):
+    """Headless Debian Chromium through Playwright's sync API."""
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM_PATH), headless=True, args=CHROMIUM_ARGS
+    )
+
+
+@contextmanager
+def running_server(settings: Settings | None = None) -> Iterator[str]:
+    """Serve the app from a background thread on a free 127.0.0.1 port; yield its URL.
+
+    The socket is bound here and handed to uvicorn, so no other process can take the
+    port between choosing and listening.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        lambda: create_app(settings), factory=True, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -1,0 +1,66 @@
+"""`python -m app` starts a real server and says where it is."""
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float = 30.0) -> bytes:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                return response.read()
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"{url} did not answer within {timeout} s")
+
+
+def test_python_m_app_serves_and_prints_its_url():
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        body = wait_for(f"http://127.0.0.1:{port}/healthz", process)
+        assert body == b'{"status":"ok"}'
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=15)
+    assert f"Backprop Lab serving on http://127.0.0.1:{port}/" in output
+    # SIGTERM ends it gracefully (uvicorn then re-raises the signal: exit code -15).
+    assert "Application shutdown complete" in output
+
+
+def test_bad_setting_is_reported_plainly():
+    result = subprocess.run(
+        [sys.executable, "-m", "app"],
+        cwd=ROOT,
+        env={"PATH": "", "BACKPROP_MAX_UNITS": "-3"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "invalid setting" in result.stderr
+    assert "max_units" in result.stderr
+    assert "Traceback" not in result.stderr
