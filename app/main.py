@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Liveness probe: the process is up and answering."""
         return Health()
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def index() -> HTMLResponse:
         # Read on each request so that edits to the page show without a restart.
         html = INDEX_HTML.read_text(encoding="utf-8")
@@ -87,11 +87,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers={"Cache-Control": "no-cache"},
         )
 
-    @app.get("/docs", include_in_schema=False)
+    @app.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)
     async def docs() -> FileResponse:
         return FileResponse(DOCS_HTML, headers={"Cache-Control": "no-cache"})
 
-    @app.get(PLOTLY_JS_URL, include_in_schema=False)
+    @app.api_route(PLOTLY_JS_URL, methods=["GET", "HEAD"], include_in_schema=False)
     async def plotly_js(request: Request) -> Response:
         headers = {"Cache-Control": IMMUTABLE, "Vary": "Accept-Encoding"}
         if "gzip" in request.headers.get("accept-encoding", ""):

@@ -58,6 +58,11 @@ def test_plotly_sent_compressed_when_the_browser_accepts_gzip(client):
     assert response.content == PLOTLY_JS_FILE.read_bytes()
 
 
+@pytest.mark.parametrize("path", ["/", "/docs", PLOTLY_JS_URL, "/static/main.js"])
+def test_head_is_answered_like_get(client, path):
+    assert client.head(path).status_code == 200
+
+
 def test_other_plotly_versions_are_not_found(client):
     assert client.get("/vendor/plotly-0.0.0.min.js").status_code == 404
 
