@@ -4,6 +4,7 @@ Run it with uvicorn's factory mode (``uvicorn --factory app.main:create_app``) o
 ``backprop-lab`` command (app/cli.py).
 """
 
+import asyncio
 import gzip
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,13 +14,17 @@ from typing import Literal
 
 import plotly
 from fastapi import FastAPI, Request
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from app import __version__
+from app.errors import install_error_handlers
 from app.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from app.routes import meta, sessions
+from app.sessions import SessionStore
 from app.settings import Settings, get_settings
 
 # `static` sits next to `app`, both in the repository and in site-packages.
@@ -46,6 +51,13 @@ def _plotly_js_gzip() -> bytes:
     return gzip.compress(PLOTLY_JS_FILE.read_bytes(), compresslevel=6)
 
 
+async def _sweep_forever(store: SessionStore, every_seconds: float = 60.0) -> None:
+    """Forget idle sessions once a minute, so memory is freed even if nobody asks."""
+    while True:
+        await asyncio.sleep(every_seconds)
+        store.sweep()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. Without ``settings`` they are read from BACKPROP_* variables."""
     settings = settings or get_settings()
@@ -53,9 +65,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        # --- SESSION STORE: create it here from `settings`, keep it on app.state, and
-        # --- close it after the `yield` (shutdown).
+        app.state.store = SessionStore(settings)
+        sweeper = asyncio.create_task(_sweep_forever(app.state.store))
         yield
+        sweeper.cancel()
 
     app = FastAPI(
         title="Backprop Lab",
@@ -68,10 +81,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     # Outermost last: security headers also cover the 413 from the size limit.
+    # Step traces are full-precision floats (~19 characters each): gzip halves them.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
 
-    # --- ROUTERS: app.include_router(...) for app/routes/* goes here.
+    install_error_handlers(app)
+    app.include_router(sessions.router)
+    app.include_router(meta.router)
 
     @app.get("/healthz", response_model=Health, tags=["service"])
     async def healthz() -> Health:

@@ -113,6 +113,11 @@ class Forward:
         """x(l) without the bias column, l = 0 … L."""
         return self.output if layer == len(self.s) else self.xa[layer][:, 1:]
 
+    @property
+    def finite(self) -> bool:
+        """Every s(l), x(l) and the error are finite (x(l) is finite where s(l) is)."""
+        return math.isfinite(self.error + sum(float(s.sum()) for s in self.s))
+
 
 @dataclass(frozen=True)
 class Backward:
@@ -122,6 +127,11 @@ class Backward:
     grad: tuple[Array, ...]
     grad_norm: tuple[float, ...]  # ‖G(l)‖_F
     delta_mean_abs: tuple[float, ...]  # mean over batch and units of |δ_j(l)|
+
+    @property
+    def finite(self) -> bool:
+        """Every δ(l) and G(l) is finite (their norms are)."""
+        return math.isfinite(sum(self.grad_norm) + sum(self.delta_mean_abs))
 
 
 @dataclass(frozen=True)

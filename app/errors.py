@@ -1,0 +1,65 @@
+"""Errors as plain sentences: ``{"detail": "..."}`` with the right 4xx status.
+
+FastAPI's default validation handler echoes the offending input back, which crashes
+on a NaN (it is not JSON) and shows students a wall of pydantic internals. Ours
+writes one sentence per problem and never echoes the input.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+
+class ApiError(Exception):
+    def __init__(self, status_code: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status_code = status_code
+        self.detail = detail
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+def _where(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    # Union members and discriminator tags ("GeneratedDataset", the "custom" after
+    # "dataset") are not field names: leave them out.
+    parts = [
+        p
+        for i, p in enumerate(parts)
+        if not p[:1].isupper() and not (i and parts[i - 1] == "dataset" and not p.isdigit())
+    ]
+    return ".".join(parts) or "the request body"
+
+
+def _message(err: dict) -> str:
+    where = _where(tuple(err.get("loc", ())))
+    msg = err.get("msg", "is not valid")
+    if err.get("type") == "missing":
+        return f"{where} is required."
+    if err.get("type") == "extra_forbidden":
+        return f"{where} is not a known field."
+    if err.get("type") == "finite_number":
+        return f"{where} must be a finite number (not NaN or infinity)."
+    if err.get("type") == "json_invalid":
+        return "The request body is not valid JSON."
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+        msg = msg[:1].upper() + msg[1:]
+        return msg if msg.endswith(".") else msg + "."
+    return f"{where}: {msg[:1].lower() + msg[1:]}."
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        sentences = list(dict.fromkeys(_message(e) for e in exc.errors()))
+        return JSONResponse({"detail": " ".join(sentences[:5])}, status_code=422)

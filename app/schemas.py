@@ -1,0 +1,460 @@
+"""Request and response schemas, and the one place where engine traces become JSON.
+
+Inputs use finite floats only (``allow_inf_nan=False``): ``ge=`` alone lets ``inf``
+through. Responses are built from engine objects by the ``from_*`` constructors
+below and serialised by pydantic-core (``model_dump_json``); every number in them
+is finite because the engine refuses a step that is not (a refused step says
+``diverged: true`` and carries no per-layer numbers).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from engine import Config, Network, StepTrace
+from engine.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from engine.datasets import DATASETS, Dataset, custom_dataset, make_dataset
+from engine.losses import check_pair
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Matrix = list[list[float]]
+HiddenName = Literal[HIDDEN_ACTIVATIONS]  # type: ignore[valid-type]
+OutputName = Literal[OUTPUT_ACTIVATIONS]  # type: ignore[valid-type]
+GeneratedName = Literal[tuple(n for n in DATASETS if n != "custom")]  # type: ignore[valid-type]
+SessionId = Annotated[str, Field(description="The session's unguessable id (32 hex digits).")]
+
+
+class Strict(BaseModel):
+    """Reject unknown fields: a typo in a field name must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- config
+class InitConfig(Strict):
+    scheme: Literal["normal", "uniform", "xavier", "he"] = "xavier"
+    scale: Finite = Field(
+        1.0, ge=0, le=100, description="σ for normal/uniform; a factor for xavier/he."
+    )
+
+
+class GeneratedDataset(Strict):
+    name: GeneratedName = "xor"
+    n: int = Field(200, ge=2, description="Number of points (train + test).")
+    noise: Finite = Field(0.1, ge=0, le=5)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    test_ratio: Finite = Field(0.2, ge=0, le=0.9)
+    classes: int | None = Field(None, ge=2, le=10, description="K for spiral and blobs.")
+
+    def build(self) -> Dataset:
+        return make_dataset(self.name, self.n, self.noise, self.seed, self.test_ratio, self.classes)
+
+
+class CustomDataset(Strict):
+    name: Literal["custom"]
+    points: list[list[Finite]] = Field(min_length=1)
+    labels: list[Finite] = Field(description="±1 or class index 0 … K−1; real with regression.")
+    regression: bool = False
+    test_ratio: Finite = Field(0.0, ge=0, le=0.9)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+
+    def build(self) -> Dataset:
+        return custom_dataset(self.points, self.labels, self.test_ratio, self.seed, self.regression)
+
+
+DatasetConfig = Annotated[GeneratedDataset | CustomDataset, Field(discriminator="name")]
+
+
+class SessionConfig(Strict):
+    """Everything that defines a run. ``{}`` gives a small tanh network on XOR (±1)."""
+
+    layers: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [2, 4, 1],
+        min_length=2,
+        description="[d(0), …, d(L)]: input size, hidden sizes, output size.",
+    )
+    activation: HiddenName = Field("tanh", description="Hidden θ.")
+    output: OutputName = Field("tanh", description="θ of the output layer L.")
+    loss: Literal["squared", "cross_entropy"] = "squared"
+    init: InitConfig = Field(default_factory=InitConfig)
+    learning_rate: Finite = Field(0.1, gt=0, le=1e6, description="η")
+    batch_size: int = Field(1, ge=1, description="B, examples per SGD step.")
+    dataset: DatasetConfig = Field(default_factory=GeneratedDataset)
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seeds initial weights and example order.")
+
+    @model_validator(mode="after")
+    def _pairs(self) -> SessionConfig:
+        # The engine's own rule, so the message is the same from Python and HTTP.
+        check_pair(self.output, self.loss, self.layers[-1])
+        return self
+
+    def engine_config(self) -> Config:
+        return Config(
+            tuple(self.layers),
+            self.activation,
+            self.output,
+            self.loss,
+            self.init.scheme,
+            self.init.scale,
+            self.learning_rate,
+            self.batch_size,
+            self.seed,
+        )
+
+
+class ConfigPatch(Strict):
+    learning_rate: Finite | None = Field(None, gt=0, le=1e6)
+    batch_size: int | None = Field(None, ge=1)
+
+
+class ResetRequest(Strict):
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="New seed; default: keep it.")
+
+
+class WeightsRequest(Strict):
+    weights: list[list[list[Finite]]] = Field(
+        description="W(1) … W(L), each (d(l-1)+1) × d(l) with the bias weights in row 0."
+    )
+
+
+class IndicesRequest(Strict):
+    indices: list[Annotated[int, Field(ge=0)]] | None = Field(
+        None, min_length=1, description="Training-example indices; default: the next mini-batch."
+    )
+
+
+class TrainRequest(Strict):
+    steps: int = Field(ge=1, description="SGD steps to run (capped per call, see the limits).")
+    record_every: int = Field(
+        1, ge=1, description="Return one point (the mean) per this many steps."
+    )
+
+
+class PredictRequest(Strict):
+    inputs: list[list[Finite]] = Field(min_length=1)
+
+
+class GradcheckRequest(Strict):
+    indices: list[Annotated[int, Field(ge=0)]] | None = Field(None, min_length=1)
+    epsilon: Finite = Field(1e-5, gt=0, le=1.0)
+
+
+# ------------------------------------------------------------------------- responses
+class Progress(BaseModel):
+    """Where a run stands, without the weights (a step's trace carries those)."""
+
+    step: int
+    epoch: int
+    position: int = Field(description="Examples of the current epoch already used.")
+    train_error: float | None
+    train_accuracy: float | None
+    test_error: float | None
+    test_accuracy: float | None
+    learning_rate: float
+    batch_size: int
+    pending: Literal["none", "forward", "backward"]
+    undo_available: int
+
+    @classmethod
+    def from_network(cls, net: Network, pending: str, undo_available: int, **extra):
+        st = net.state
+        m = net.metrics()
+        return cls.model_construct(
+            step=st.step,
+            epoch=st.epoch,
+            position=st.position,
+            **extra,
+            train_error=_finite_or_none(m["train_error"]),
+            train_accuracy=m["train_accuracy"],
+            test_error=_finite_or_none(m["test_error"]),
+            test_accuracy=m["test_accuracy"],
+            learning_rate=net.config.learning_rate,
+            batch_size=net.config.batch_size,
+            pending=pending,
+            undo_available=undo_available,
+        )
+
+
+class State(Progress):
+    """Where a run stands, with W(1) … W(L) ((d(l-1)+1) × d(l), bias in row 0)."""
+
+    weights: list[Matrix]
+
+    @classmethod
+    def from_network(cls, net: Network, pending: str, undo_available: int, **extra):
+        weights = [w.tolist() for w in net.state.weights]
+        return super().from_network(net, pending, undo_available, weights=weights)
+
+
+class SessionOut(BaseModel):
+    id: SessionId
+    config: SessionConfig
+    state: State
+
+
+class DatasetOut(BaseModel):
+    name: str
+    classes: int = Field(description="K; 0 for regression.")
+    encoding: Literal["pm1", "01", "index", "real"]
+    x_train: Matrix
+    y_train: list[float] = Field(description="Class index, or the real target.")
+    targets_train: list[float] = Field(description="y as the loss sees it (±1, 0/1, index).")
+    x_test: Matrix
+    y_test: list[float]
+
+    @classmethod
+    def from_network(cls, net: Network) -> DatasetOut:
+        d = net.dataset
+        from engine.datasets import encode_labels
+
+        return cls.model_construct(
+            name=d.name,
+            classes=d.classes,
+            encoding=net.encoding,
+            x_train=d.x_train.tolist(),
+            y_train=d.y_train.astype(float).tolist(),
+            targets_train=encode_labels(d.y_train, net.encoding).tolist(),
+            x_test=d.x_test.tolist(),
+            y_test=d.y_test.astype(float).tolist(),
+        )
+
+
+class ForwardLayer(BaseModel):
+    layer: int
+    s: Matrix
+    x: Matrix
+
+
+class BackwardLayer(BaseModel):
+    layer: int
+    delta: Matrix
+    grad: Matrix
+    grad_norm: float
+    delta_mean_abs: float
+
+
+class LayerOut(BaseModel):
+    layer: int = Field(description="l, 1 … L")
+    s: Matrix = Field(description="s(l), B × d(l)")
+    x: Matrix = Field(description="x(l) = θ(s(l)), B × d(l), without the bias unit")
+    delta: Matrix = Field(description="δ(l) = ∂e/∂s(l), B × d(l)")
+    grad: Matrix = Field(description="G(l) = mean over the batch of x(l-1) δ(l); bias in row 0")
+    update: Matrix = Field(description="ΔW(l) = −η G(l)")
+    weights: Matrix = Field(description="W(l) after the update")
+    grad_norm: float = Field(description="‖G(l)‖_F")
+    delta_mean_abs: float = Field(description="mean of |δ_j(l)| over the batch and units")
+    saturation: float = Field(description="fraction of x(l) in θ's flat region")
+
+
+class ForwardOut(BaseModel):
+    phase: Literal["forward"] = "forward"
+    step: int = Field(description="The step this mini-batch belongs to.")
+    indices: list[int]
+    input: Matrix
+    target: list[float]
+    error: float | None = Field(description="Mean error over the batch, before the update.")
+    diverged: bool = Field(description="Not every number was finite: the step is cancelled.")
+    message: str
+    layers: list[ForwardLayer]
+
+    @classmethod
+    def from_forward(cls, fwd, message: str = "") -> ForwardOut:
+        L = len(fwd.s)
+        return cls.model_construct(
+            phase="forward",
+            step=fwd.step,
+            indices=fwd.indices.tolist(),
+            input=fwd.input.tolist(),
+            target=fwd.target.tolist(),
+            error=_finite_or_none(fwd.error),
+            diverged=bool(message),
+            message=message,
+            layers=[]
+            if message
+            else [
+                ForwardLayer.model_construct(layer=l, s=fwd.s[l - 1].tolist(), x=fwd.x(l).tolist())
+                for l in range(1, L + 1)
+            ],
+        )
+
+
+class BackwardOut(BaseModel):
+    phase: Literal["backward"] = "backward"
+    step: int
+    diverged: bool
+    message: str
+    layers: list[BackwardLayer]
+
+    @classmethod
+    def from_backward(cls, step: int, bwd, message: str = "") -> BackwardOut:
+        return cls.model_construct(
+            phase="backward",
+            step=step,
+            diverged=bool(message),
+            message=message,
+            layers=[]
+            if message
+            else [
+                BackwardLayer.model_construct(
+                    layer=l,
+                    delta=bwd.delta[l - 1].tolist(),
+                    grad=bwd.grad[l - 1].tolist(),
+                    grad_norm=_finite_or_none(bwd.grad_norm[l - 1]),
+                    delta_mean_abs=_finite_or_none(bwd.delta_mean_abs[l - 1]),
+                )
+                for l in range(1, len(bwd.delta) + 1)
+            ],
+        )
+
+
+class StepOut(BaseModel):
+    step: int = Field(description="Steps done so far (this one included unless diverged).")
+    indices: list[int]
+    input: Matrix
+    target: list[float]
+    error: float | None = Field(description="Mean error over the batch, before the update.")
+    learning_rate: float
+    diverged: bool
+    message: str
+    layers: list[LayerOut]
+    state: Progress = Field(description="Where the run stands after this step.")
+
+    @classmethod
+    def from_trace(cls, t: StepTrace, state: Progress) -> StepOut:
+        layers = [
+            LayerOut.model_construct(
+                layer=l,
+                s=t.s[i].tolist(),
+                x=t.x[i].tolist(),
+                delta=t.delta[i].tolist(),
+                grad=t.grad[i].tolist(),
+                update=t.update[i].tolist(),
+                weights=t.weights[i].tolist(),
+                grad_norm=t.grad_norm[i],
+                delta_mean_abs=t.delta_mean_abs[i],
+                saturation=t.saturation[i],
+            )
+            for i, l in enumerate(range(1, len(t.s) + 1))
+        ]
+        return cls.model_construct(
+            step=t.step,
+            indices=t.indices.tolist(),
+            input=t.input.tolist(),
+            target=t.target.tolist(),
+            error=_finite_or_none(t.error),
+            learning_rate=t.learning_rate,
+            diverged=t.diverged,
+            message=t.message,
+            layers=layers,
+            state=state,
+        )
+
+
+class Curve(BaseModel):
+    step: list[int] = Field(description="Last step each point covers.")
+    first: list[int] = Field(description="First step each point covers.")
+    error: list[float]
+    grad_norm: list[list[float]] = Field(description="Per point, ‖G(l)‖_F for l = 1 … L.")
+    delta_mean_abs: list[list[float]]
+
+    @classmethod
+    def from_curve(cls, c) -> Curve:
+        return cls.model_construct(
+            step=c.step.tolist(),
+            first=c.first.tolist(),
+            error=c.error.tolist(),
+            grad_norm=c.grad_norm.tolist(),
+            delta_mean_abs=c.delta_mean_abs.tolist(),
+        )
+
+
+class HistoryOut(Curve):
+    stride: int = Field(description="Steps per stored point (doubles when the store fills).")
+    total_steps: int
+
+
+class TrainOut(BaseModel):
+    steps_done: int
+    requested: int
+    step: int
+    stopped: Literal["done", "limit", "time", "diverged"]
+    diverged: bool
+    message: str
+    history: Curve
+    state: State
+
+
+class PredictLayer(BaseModel):
+    layer: int
+    x: Matrix
+
+
+class PredictOut(BaseModel):
+    layers: list[PredictLayer]
+    output: Matrix
+
+
+class GridLayer(BaseModel):
+    layer: int
+    x: list[Matrix] = Field(description="Per unit j: resolution × resolution values (row = y).")
+
+
+class GridOut(BaseModel):
+    resolution: int
+    digits: int
+    xs: list[float]
+    ys: list[float]
+    layers: list[GridLayer]
+
+
+class LayerCheckOut(BaseModel):
+    layer: int
+    max_abs_diff: float
+    max_rel_diff: float = Field(description="max |G − Ĝ| / max(max |G|, max |Ĝ|)")
+
+
+class GradcheckOut(BaseModel):
+    indices: list[int]
+    epsilon: float
+    layers: list[LayerCheckOut]
+    max_rel_diff: float
+    backprop_passes: int
+    numerical_passes: int
+    backprop_seconds: float
+    numerical_seconds: float
+
+
+class Snapshot(Strict):
+    """Everything needed to continue a run elsewhere, exactly."""
+
+    format: Literal["backprop-lab/1"] = "backprop-lab/1"
+    config: SessionConfig
+    step: int = Field(ge=0)
+    epoch: int = Field(ge=0)
+    position: int = Field(ge=0)
+    weights: list[list[list[Finite]]]
+    history: dict[str, Any] | None = None
+
+
+class PresetOut(BaseModel):
+    name: str
+    title: str
+    description: str
+    config: SessionConfig
+
+
+class DatasetInfoOut(BaseModel):
+    name: str
+    description: str
+    dim: int
+    regression: bool
+    classes: int | None = Field(description="Fixed K, or null when it is a parameter.")
+    parameters: list[str]
+    labels: str
+
+
+def _finite_or_none(v: float | None) -> float | None:
+    return v if v is not None and np.isfinite(v) else None

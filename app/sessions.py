@@ -1,0 +1,355 @@
+"""The in-memory session store: one network, its history and its undo stack per browser.
+
+A session's state is small and serialisable (``Session.snapshot``): the config, the
+weights, the step, and the epoch position — the example order of epoch e is a pure
+function of (seed, e), so that *is* the RNG state. Sessions expire when idle, the
+least recently used one is evicted when the store is full, and each has an
+``asyncio.Lock`` so concurrent requests on one session run one after the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import secrets
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.errors import ApiError
+from app.schemas import SessionConfig, Snapshot
+from app.settings import Settings
+from engine import Network, State
+from engine.history import History
+from engine.network import EXPLODED_MESSAGE, Backward, Forward, RunRecord, StepTrace
+
+
+def check_limits(config: SessionConfig, settings: Settings) -> None:
+    """The configurable limits, each named in its message (422)."""
+    hidden = config.layers[1:-1]
+    if len(hidden) > settings.max_hidden_layers:
+        raise ApiError(
+            422,
+            f"The network has {len(hidden)} hidden layers; the limit is "
+            f"{settings.max_hidden_layers}.",
+        )
+    for l, d in enumerate(config.layers):
+        if d > settings.max_units:
+            raise ApiError(
+                422, f"Layer {l} has {d} units; the limit is {settings.max_units} per layer."
+            )
+    ds = config.dataset
+    n = len(ds.points) if ds.name == "custom" else ds.n
+    if n > settings.max_samples:
+        raise ApiError(422, f"The dataset has {n} points; the limit is {settings.max_samples}.")
+    check_batch_size(config.batch_size, settings)
+
+
+def check_batch_size(batch_size: int, settings: Settings) -> None:
+    if batch_size > settings.max_samples:
+        raise ApiError(
+            422, f"The batch size {batch_size} is above the limit of {settings.max_samples}."
+        )
+
+
+def build_network(config: SessionConfig, settings: Settings, weights=None) -> Network:
+    check_limits(config, settings)
+    try:
+        return Network(config.engine_config(), config.dataset.build(), weights)
+    except ValueError as e:
+        raise ApiError(422, _sentence(e)) from None
+
+
+def _sentence(e: Exception) -> str:
+    s = str(e)
+    s = s[:1].upper() + s[1:]
+    return s if s.endswith(".") else s + "."
+
+
+@dataclass
+class Session:
+    id: str
+    config: SessionConfig
+    net: Network
+    history: History
+    undo: deque[State]
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last_used: float = field(default_factory=time.monotonic)
+    pending: Forward | None = None  # forward done, backward not yet
+    pending_backward: Backward | None = None  # backward done, update not yet
+
+    # ----------------------------------------------------------- phases
+    @property
+    def phase(self) -> str:
+        if self.pending is None:
+            return "none"
+        return "forward" if self.pending_backward is None else "backward"
+
+    def _push_undo(self) -> None:
+        self.undo.append(self.net.snapshot())
+
+    def _record(self, trace: StepTrace) -> None:
+        self.history.extend(
+            np.array([trace.step]),
+            np.array([trace.error]),
+            np.array([trace.grad_norm]),
+            np.array([trace.delta_mean_abs]),
+        )
+
+    def _check_indices(self, indices) -> None:
+        if indices is not None and max(indices) >= self.net.n_train:
+            raise ApiError(
+                422,
+                f"Example indices must be between 0 and {self.net.n_train - 1} "
+                f"(the training set has {self.net.n_train} examples).",
+            )
+
+    def forward(self, indices=None) -> tuple[Forward, str]:
+        if self.pending is not None:
+            nxt = "backward" if self.pending_backward is None else "update"
+            raise ApiError(
+                409,
+                f"Step {self.pending.step} is in progress: its forward pass is done, call "
+                f"{nxt} next (or undo to cancel it).",
+            )
+        self._check_indices(indices)
+        fwd = self.net.begin(indices)
+        if not fwd.finite:
+            return fwd, EXPLODED_MESSAGE.format(eta=self.net.config.learning_rate)
+        self.pending = fwd
+        return fwd, ""
+
+    def backward(self) -> tuple[int, Backward, str]:
+        if self.pending is None:
+            raise ApiError(409, "There is no forward pass to go back through: call forward first.")
+        if self.pending_backward is not None:
+            raise ApiError(409, "The backward pass of this step is done: call update next.")
+        bwd = self.net.backward(self.pending)
+        step = self.pending.step
+        if not bwd.finite:
+            self.pending = None
+            return step, bwd, EXPLODED_MESSAGE.format(eta=self.net.config.learning_rate)
+        self.pending_backward = bwd
+        return step, bwd, ""
+
+    def update(self) -> StepTrace:
+        if self.pending is None or self.pending_backward is None:
+            first = "forward" if self.pending is None else "backward"
+            raise ApiError(409, f"There is no gradient to apply yet: call {first} first.")
+        snap = self.net.snapshot()
+        trace = self.net.apply(self.pending, self.pending_backward)
+        self.pending = self.pending_backward = None
+        if not trace.diverged:
+            self.undo.append(snap)
+            self._record(trace)
+        return trace
+
+    def step(self, indices=None) -> StepTrace:
+        """All three phases, or the rest of a step whose forward pass is done."""
+        if self.pending is not None:
+            if indices is not None:
+                raise ApiError(
+                    409,
+                    f"Step {self.pending.step} is in progress with its own examples: finish "
+                    "it (backward, update) or undo to cancel it before choosing examples.",
+                )
+            if self.pending_backward is None:
+                _, _, msg = self.backward()
+                if msg:
+                    return self._refused(msg)
+            return self.update()
+        self._check_indices(indices)
+        snap = self.net.snapshot()
+        trace = self.net.step(indices)
+        if not trace.diverged:
+            self.undo.append(snap)
+            self._record(trace)
+        return trace
+
+    def _refused(self, message: str) -> StepTrace:
+        st = self.net.state
+        empty = np.empty((0,))
+        return StepTrace(
+            st.step,
+            empty,
+            np.empty((0, 0)),
+            empty,
+            math.nan,
+            self.net.config.learning_rate,
+            True,
+            message,
+        )
+
+    def _cancel_pending(self) -> None:
+        self.pending = self.pending_backward = None
+
+    def train(self, steps: int, settings: Settings) -> tuple[RunRecord, str]:
+        """Fast-forward up to ``steps`` (capped), in chunks, within the time limit."""
+        if self.pending is not None:
+            raise ApiError(
+                409, "A step is in progress: finish it (backward, update) or undo to cancel it."
+            )
+        todo = min(steps, settings.max_steps_per_call)
+        deadline = time.monotonic() + settings.train_time_limit_seconds
+        self._push_undo()
+        records, done, chunk = [], 0, 50
+        stopped = "done" if todo == steps else "limit"
+        while done < todo:
+            n = min(chunk, todo - done)
+            rec = self.net.run(n)
+            records.append(rec)
+            done += len(rec.steps)
+            self.history.extend(rec.steps, rec.error, rec.grad_norm, rec.delta_mean_abs)
+            if rec.diverged:
+                stopped = "diverged"
+                break
+            if done < todo and time.monotonic() > deadline:
+                stopped = "time"
+                break
+            chunk = min(chunk * 2, 2000)
+        if done == 0:
+            self.undo.pop()  # nothing changed: nothing to undo
+        L = self.net.config.depth
+        merged = RunRecord(
+            np.concatenate([r.steps for r in records]) if records else np.empty(0, np.int64),
+            np.concatenate([r.error for r in records]) if records else np.empty(0),
+            np.concatenate([r.grad_norm for r in records]) if records else np.empty((0, L)),
+            np.concatenate([r.delta_mean_abs for r in records]) if records else np.empty((0, L)),
+            stopped == "diverged",
+            records[-1].message if records else "",
+        )
+        return merged, stopped
+
+    # ------------------------------------------------------------- state
+    def undo_last(self) -> None:
+        if self.pending is not None:
+            self._cancel_pending()  # undo a half-done step: nothing else changed
+            return
+        if not self.undo:
+            raise ApiError(409, "There is nothing to undo.")
+        self.net.restore(self.undo.pop())
+        self.history.truncate(self.net.state.step)
+
+    def reset(self, seed: int | None) -> None:
+        self._cancel_pending()
+        self._push_undo()
+        if seed is not None:
+            self.config = self.config.model_copy(update={"seed": seed})
+        self.net.reset(seed)
+        self.history.truncate(0)
+
+    def set_weights(self, weights) -> None:
+        try:
+            checked = self.net.check_weights(weights)
+        except ValueError as e:
+            raise ApiError(422, _sentence(e)) from None
+        self._cancel_pending()
+        self._push_undo()
+        self.net.set_weights(checked)
+
+    def patch(self, learning_rate: float | None, batch_size: int | None) -> None:
+        update = {}
+        if learning_rate is not None:
+            self.net.set_learning_rate(learning_rate)
+            update["learning_rate"] = learning_rate
+        if batch_size is not None:
+            self.net.set_batch_size(batch_size)
+            update["batch_size"] = batch_size
+        self.config = self.config.model_copy(update=update)
+
+    def snapshot(self) -> Snapshot:
+        st = self.net.state
+        return Snapshot(
+            config=self.config,
+            step=st.step,
+            epoch=st.epoch,
+            position=st.position,
+            weights=[w.tolist() for w in st.weights],
+            history=self.history.to_dict(),
+        )
+
+
+class SessionStore:
+    """Sessions by id, least recently used first."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def _new(self, config: SessionConfig, net: Network) -> Session:
+        self.sweep()
+        while len(self._sessions) >= self.settings.max_sessions:
+            self._sessions.popitem(last=False)  # evict the least recently used
+        sid = secrets.token_hex(16)  # 128 bits
+        session = Session(
+            sid,
+            config,
+            net,
+            History(net.config.depth, self._history_capacity()),
+            deque(maxlen=self.settings.undo_depth),
+        )
+        self._sessions[sid] = session
+        return session
+
+    def _history_capacity(self) -> int:
+        cap = max(self.settings.max_history_points, 2)
+        return cap + cap % 2
+
+    def create(self, config: SessionConfig) -> Session:
+        return self._new(config, build_network(config, self.settings))
+
+    def restore(self, snap: Snapshot) -> Session:
+        net = build_network(snap.config, self.settings, snap.weights)
+        if snap.position > net.n_train:
+            raise ApiError(
+                422, f"position {snap.position} is beyond the {net.n_train} training examples."
+            )
+        net.restore(State(net.weights, snap.step, snap.epoch, snap.position))
+        history = None
+        if snap.history:
+            try:
+                history = History.from_dict(net.config.depth, snap.history)
+            except (KeyError, ValueError, TypeError) as e:
+                raise ApiError(422, f"The snapshot's history is not readable: {e}.") from None
+            if history.capacity > self._history_capacity():
+                raise ApiError(
+                    422,
+                    f"The snapshot's history holds up to {history.capacity} points; this "
+                    f"server keeps at most {self._history_capacity()}.",
+                )
+        session = self._new(snap.config, net)
+        if history is not None:
+            session.history = history
+        return session
+
+    def get(self, sid: str) -> Session:
+        session = self._sessions.get(sid)
+        now = time.monotonic()
+        if session is None or now - session.last_used > self.settings.session_ttl_seconds:
+            if session is not None:
+                del self._sessions[sid]
+            raise ApiError(
+                404,
+                "There is no session with this id: it expired after being idle, was "
+                "deleted, or the server restarted. Create a new one.",
+            )
+        session.last_used = now
+        self._sessions.move_to_end(sid)
+        return session
+
+    def delete(self, sid: str) -> None:
+        self.get(sid)
+        del self._sessions[sid]
+
+    def sweep(self) -> int:
+        """Forget sessions idle for longer than the expiry time; return how many."""
+        limit = time.monotonic() - self.settings.session_ttl_seconds
+        expired = [sid for sid, s in self._sessions.items() if s.last_used < limit]
+        for sid in expired:
+            del self._sessions[sid]
+        return len(expired)
