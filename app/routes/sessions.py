@@ -48,6 +48,7 @@ from app.settings import Settings
 from engine.gradcheck import gradient_check
 
 ERRORS = {
+    400: {"model": ErrorOut, "description": "The body could not be read (not UTF-8 JSON)."},
     404: {"model": ErrorOut, "description": "No such session (unknown, deleted or expired)."},
     409: {"model": ErrorOut, "description": "Out of order (e.g. update before backward)."},
     422: {"model": ErrorOut, "description": "Invalid input or a limit exceeded (named)."},
