@@ -291,10 +291,16 @@ class SessionStore:
             config,
             net,
             History(net.config.depth, self._history_capacity()),
-            deque(maxlen=self.settings.undo_depth),
+            deque(maxlen=self._undo_depth(net)),
         )
         self._sessions[sid] = session
         return session
+
+    def _undo_depth(self, net: Network) -> int:
+        """Undo snapshots hold a copy of the weights each: bound their memory too."""
+        weight_bytes = 8 * sum(w.size for w in net.weights)
+        by_memory = max(1, self.settings.max_undo_bytes // weight_bytes)
+        return min(self.settings.undo_depth, by_memory)
 
     def _history_capacity(self) -> int:
         cap = max(self.settings.max_history_points, 2)

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         4096, gt=0, description="Points of loss / gradient history kept per session."
     )
     undo_depth: int = Field(50, ge=0, description="Steps that can be undone.")
+    max_undo_bytes: int = Field(
+        4_000_000,
+        gt=0,
+        description="Memory one session's undo snapshots may use; big networks get fewer.",
+    )
     max_body_bytes: int = Field(
         1_000_000, gt=0, description="Largest request body accepted, in bytes."
     )

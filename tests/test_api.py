@@ -221,6 +221,18 @@ def test_undo_restores_the_exact_previous_state_and_is_bounded():
         assert hist["step"] == [1, 2, 3]
 
 
+def test_undo_memory_is_bounded_for_big_networks():
+    settings = Settings(undo_depth=50, max_undo_bytes=100_000)
+    with TestClient(create_app(settings)) as client:
+        big = new(client, layers=[2, 64, 64, 1])  # 4417 weights = 35 KB per snapshot
+        small = new(client)
+        for sid in (big, small):
+            for _ in range(10):
+                client.post(f"{API}/{sid}/step")
+        assert client.get(f"{API}/{big}").json()["state"]["undo_available"] == 2
+        assert client.get(f"{API}/{small}").json()["state"]["undo_available"] == 10
+
+
 def test_export_import_continues_identically(client):
     sid = new(client, layers=[2, 6, 1], batch_size=4, dataset={"name": "spiral", "n": 90})
     client.post(f"{API}/{sid}/train", json={"steps": 57})
