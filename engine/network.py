@@ -469,7 +469,7 @@ class Network:
             delta[l - 1] = d
         grad, gnorm, dmean = [], [], []
         for xa, d in zip(fwd.xa, delta, strict=True):
-            g = xa.T @ d  # Σ_k x_i(l-1) δ_j(l) over the batch; row 0 sums δ (x_0 = 1)
+            g = np.dot(xa.T, d)  # Σ_k x_i(l-1) δ_j(l) over the batch; row 0 sums δ (x_0 = 1)
             g *= inv_b
             grad.append(g)
             gnorm.append(math.sqrt(float(np.vdot(g, g))))
