@@ -1,16 +1,612 @@
-// Placeholder page: asks the server whether it is up and says so.
-const health = document.querySelector("#health");
+// Backprop Lab's page: one state object (`page`), one loop (API call → beats → redraw).
+// Modules by job: api.js (the server), setup.js (the setup and the URL), network.js
+// (the drawing), formula.js (the formula panel), dataview.js, charts.js, controls.js.
 
-async function showHealth() {
+import { api, ApiError } from "./api.js";
+import { GradientChart } from "./charts.js";
+import { divergingGradient } from "./colors.js";
+import { $, Controls } from "./controls.js";
+import { DataView } from "./dataview.js";
+import { FormulaPanel } from "./formula.js";
+import { NetworkView } from "./network.js";
+import { configOf, needsNewSession, readSetup, setupFromConfig, writeSetup } from "./setup.js";
+import { Timeline } from "./timeline.js";
+
+const BEAT_MS = 520; // time per layer of a beat at 1× (the time of one layer lighting up)
+const MIN_BEAT_MS = 45; // below this a beat is not animated: the drawing jumps
+const FF_CHUNK = 500; // steps per POST …/train while fast-forwarding
+
+const CAPTIONS = {
+  idle: 'Press <kbd>Space</kbd> for one SGD step, or <kbd>F</kbd> for its first beat.',
+  forward:
+    '<b>1 · Forward.</b> Each layer in turn: <span class="math">s<sub>j</sub>(l) = Σ<sub>i</sub> w<sub>ij</sub>(l) x<sub>i</sub>(l−1)</span>, then <span class="math">x<sub>j</sub>(l) = θ(s<sub>j</sub>(l))</span>.',
+  backward:
+    '<b>2 · Backward.</b> δ from the output back: <span class="math">δ<sub>i</sub>(l−1) = θ′(s<sub>i</sub>(l−1)) Σ<sub>j</sub> w<sub>ij</sub>(l) δ<sub>j</sub>(l)</span>.',
+  update:
+    '<b>3 · Update.</b> Each line: <span class="math">Δw<sub>ij</sub>(l) = −η x<sub>i</sub>(l−1) δ<sub>j</sub>(l)</span>, new width.',
+  fastforward: "<b>Fast-forward.</b> Steps run on the server; the drawing shows the weights as they are now.",
+};
+
+// The page's state: everything the controls and the drawing read.
+const page = {
+  setup: readSetup(location.search),
+  session: null, // {id, config, state} from the API
+  info: null, // {activation, output, loss, encoding, classes}
+  dataset: null,
+  frame: null, // the numbers on show: one step's trace (or its beats so far)
+  phase: "idle", // the beat on show
+  weightsBefore: null, // W the shown step started from (for the formulas)
+  pinned: null, // training example chosen for the next step
+  selection: null,
+  busy: false, // a request is out
+  playing: false,
+  fastForwarding: false,
+  stopRequested: false,
+  traces: [], // recent steps, so that undo can show the step before
+  presets: [],
+};
+
+const timeline = new Timeline();
+const network = new NetworkView($("#network"), { onSelect: (s) => select(s) });
+const formula = new FormulaPanel($("#formula"));
+const dataView = new DataView($("#data-view"), { onPick: (i) => pick(i) });
+const chart = new GradientChart($("#chart-grad"));
+const controls = new Controls({
+  step: () => run(step),
+  forward: () => run(forwardBeat),
+  backward: () => run(backwardBeat),
+  update: () => run(updateBeat),
+  togglePlay,
+  undo: () => run(undo),
+  reset: () => run(reset),
+  fastForward: (n) => fastForward(n),
+  stop,
+  togglePresent,
+  changeSetup,
+  changeView,
+  loadPreset,
+  showExample,
+});
+
+// ------------------------------------------------------------------ messages
+function say(text, kind = "error") {
+  const box = $("#message");
+  $("#message-text").textContent = text;
+  box.dataset.kind = kind;
+  box.hidden = false;
+  layoutChrome();
+}
+
+function quiet() {
+  $("#message").hidden = true;
+  layoutChrome();
+}
+$("#message-close").addEventListener("click", quiet);
+
+/** Run an action unless another is under way; API errors become sentences on the page. */
+async function run(action) {
+  if (page.busy || page.fastForwarding) return false;
+  timeline.finish(); // a key pressed mid-animation jumps to the end of the beat
+  page.busy = true;
+  refresh();
   try {
-    const response = await fetch("/healthz");
-    const body = await response.json();
-    health.textContent = body.status;
-    health.dataset.state = body.status;
+    await action();
+    return true;
   } catch (error) {
-    health.textContent = `unreachable (${error.message})`;
-    health.dataset.state = "error";
+    await handle(error);
+    return false;
+  } finally {
+    page.busy = false;
+    refresh();
   }
 }
 
-showHealth();
+async function handle(error) {
+  if (!(error instanceof ApiError)) {
+    console.error(error);
+    say(`Something went wrong on the page: ${error.message}`);
+    return;
+  }
+  if (error.expired) {
+    stopPlaying();
+    // The server forgot the session (idle too long or restarted): start again from the URL.
+    await startSession(page.setup).catch(() => {});
+    say("The session had expired, so a new one was started from the setup in the address bar (step 0).", "info");
+    return;
+  }
+  stopPlaying();
+  say(error.message);
+}
+
+// ------------------------------------------------------------------ sessions
+function dataDim(setup) {
+  return setup.data === "sine" ? 1 : 2;
+}
+
+/** Layer sizes consistent with the data and the output (d(0) and d(L) are not free). */
+function consistentLayers(setup, hidden = setup.layers.slice(1, -1)) {
+  const out = setup.output === "softmax" ? setup.classes ?? 2 : 1;
+  return [dataDim(setup), ...hidden, out];
+}
+
+async function startSession(setup) {
+  const created = await api.create(configOf(setup));
+  const old = page.session;
+  page.session = created;
+  page.setup = { ...setupFromConfig(created.config, setup) };
+  writeUrl();
+  if (old && old.id !== created.id) api.remove(old.id).catch(() => {});
+  page.dataset = await api.dataset(created.id);
+  const c = created.config;
+  page.info = {
+    activation: c.activation,
+    output: c.output,
+    loss: c.loss,
+    encoding: page.dataset.encoding,
+    classes: page.dataset.classes,
+  };
+  page.frame = null;
+  page.phase = "idle";
+  page.traces = [];
+  page.pinned = null;
+  page.selection = { kind: "unit", l: c.layers.length - 1, j: 1 };
+  network.build(c.layers, page.info);
+  network.setWeights(created.state.weights);
+  network.select(page.selection, false);
+  dataView.setData(page.dataset);
+  dataView.mark([], null);
+  chart.reset(c.layers.length - 1);
+  if (created.state.step > 0) await loadHistory();
+  controls.fillSetup(page.setup, dataDim(page.setup));
+  legend();
+  setBeat("idle");
+}
+
+async function loadHistory() {
+  const history = await api.history(page.session.id, 0, 1000);
+  chart.setHistory(history);
+}
+
+function writeUrl() {
+  const query = writeSetup(page.setup);
+  if (query !== location.search) history.replaceState(null, "", query);
+}
+
+async function changeSetup(change) {
+  const next = { ...page.setup, ...change };
+  if (change.data !== undefined || change.hidden || change.output || change.classes !== undefined) {
+    next.layers = consistentLayers(next, change.hidden ?? page.setup.layers.slice(1, -1));
+  }
+  if (next.output === "softmax" && !["spiral", "blobs"].includes(next.data) && change.output) {
+    // softmax on a two-class set is fine: two output units, one per class
+    next.layers = consistentLayers({ ...next, classes: 2 });
+  }
+  delete next.hidden;
+  controls.showPreset(null);
+  if (needsNewSession(page.setup, next)) {
+    await run(async () => {
+      stopPlaying();
+      await startSession(next);
+      quiet();
+    });
+    controls.fillSetup(page.setup, dataDim(page.setup));
+    return;
+  }
+  const patch = {};
+  if (next.eta !== page.setup.eta) patch.learning_rate = next.eta;
+  if (next.batch !== page.setup.batch) patch.batch_size = next.batch;
+  if (Object.keys(patch).length) {
+    const ok = await run(async () => {
+      const answer = await api.patch(page.session.id, patch);
+      page.session = answer;
+      page.setup = { ...page.setup, eta: answer.config.learning_rate ?? next.eta, batch: answer.config.batch_size ?? next.batch };
+      writeUrl();
+      quiet();
+    });
+    if (!ok) controls.fillSetup(page.setup, dataDim(page.setup));
+  }
+}
+
+function changeView(change) {
+  page.setup = { ...page.setup, ...change };
+  writeUrl();
+}
+
+async function loadPreset(name) {
+  const preset = page.presets.find((p) => p.name === name);
+  if (!preset) return;
+  const ok = await run(async () => {
+    stopPlaying();
+    await startSession(setupFromConfig(preset.config, page.setup));
+    quiet();
+  });
+  controls.showPreset(ok ? preset : null);
+}
+
+// -------------------------------------------------------------------- frames
+/** Numbers to show from a full step trace (POST …/step or …/update). */
+function frameOf(trace, example = 0) {
+  return {
+    example: Math.min(example, trace.input.length - 1),
+    step: trace.step,
+    indices: trace.indices,
+    input: trace.input,
+    target: trace.target,
+    error: trace.error,
+    layers: trace.layers,
+  };
+}
+
+/** The weights a trace started from: the page's own copy, else W after − ΔW. */
+function weightsBeforeOf(trace, known) {
+  const fits =
+    known &&
+    known.length === trace.layers.length &&
+    known.every((W, n) => W.length === trace.layers[n].weights.length);
+  if (fits) return known;
+  return trace.layers.map((layer) => layer.weights.map((row, i) => row.map((w, j) => w - layer.update[i][j])));
+}
+
+function setBeat(beat) {
+  page.phase = beat;
+  document.body.dataset.beat = beat;
+  $("#beat-caption").innerHTML = CAPTIONS[beat] ?? CAPTIONS.idle;
+}
+
+/** Milliseconds per layer for a beat: the speed setting, shortened to fit `budget`. */
+function beatMs(budget = Infinity) {
+  const speed = page.setup.speed;
+  if (!speed) return 0;
+  let ms = BEAT_MS / speed;
+  const layers = page.session.config.layers.length;
+  const stepLength = ms * (2 * layers + 1);
+  if (stepLength > budget * 0.85) ms = (budget * 0.85) / (2 * layers + 1);
+  return ms < MIN_BEAT_MS ? 0 : ms;
+}
+
+async function playBeat(beat, events, ms) {
+  setBeat(beat);
+  renderFormula(); // the formulas of this beat, while the drawing plays it
+  document.body.dataset.animating = String(ms > 0);
+  const svg = $("#network");
+  svg.classList.toggle("still", ms === 0);
+  svg.style.setProperty("--t-fill", `${Math.round(ms * 0.45)}ms`);
+  svg.style.setProperty("--t-edge", `${Math.round(ms * 0.9)}ms`);
+  const hold = ms > 0 ? ms * 0.9 : 0;
+  const last = events.reduce((t, e) => Math.max(t, e.at), 0);
+  await timeline.play(events, last + hold);
+  document.body.dataset.animating = "false";
+  refresh();
+}
+
+// --------------------------------------------------------------------- steps
+function nextIndices() {
+  if (page.pinned === null) return undefined;
+  const indices = [page.pinned];
+  page.pinned = null; // a picked point is used by one step
+  dataView.mark(dataView.current, null);
+  return indices;
+}
+
+async function step(budget = Infinity) {
+  const pending = page.session.state.pending;
+  if (pending === "forward") await backwardBeat(budget);
+  if (pending === "forward" || pending === "backward") return updateBeat(budget);
+  const known = page.session.state.weights;
+  const trace = await api.step(page.session.id, nextIndices());
+  if (trace.diverged) return diverged(trace);
+  page.session.state = trace.state;
+  page.weightsBefore = weightsBeforeOf(trace, known);
+  page.frame = frameOf(trace, page.frame?.example ?? 0);
+  remember(trace);
+  chart.append([trace.step], [trace.layers.map((l) => l.grad_norm)]);
+  dataView.mark(trace.indices, page.pinned);
+  refresh();
+  const ms = beatMs(budget);
+  const frame = page.frame;
+  await playBeat("forward", network.forwardEvents(frame, ms), ms);
+  await playBeat("backward", network.backwardEvents(frame, ms), ms);
+  await playBeat("update", network.updateEvents(frame, trace.state.weights, ms), ms);
+  return true;
+}
+
+async function forwardBeat() {
+  if (page.session.state.pending !== "none") return;
+  const answer = await api.forward(page.session.id, nextIndices());
+  page.session.state = { ...page.session.state, pending: "forward" };
+  page.weightsBefore = page.session.state.weights;
+  page.frame = {
+    example: Math.min(page.frame?.example ?? 0, answer.input.length - 1),
+    step: answer.step,
+    indices: answer.indices,
+    input: answer.input,
+    target: answer.target,
+    error: answer.error,
+    layers: answer.layers.map((l) => ({ s: l.s, x: l.x })),
+  };
+  dataView.mark(answer.indices, page.pinned);
+  refresh();
+  const ms = beatMs();
+  await playBeat("forward", network.forwardEvents(page.frame, ms), ms);
+}
+
+async function backwardBeat() {
+  if (page.session.state.pending !== "forward") return;
+  const answer = await api.backward(page.session.id);
+  page.session.state = { ...page.session.state, pending: "backward" };
+  page.frame = {
+    ...page.frame,
+    layers: page.frame.layers.map((layer, n) => ({ ...layer, ...answer.layers[n] })),
+  };
+  const ms = beatMs();
+  await playBeat("backward", network.backwardEvents(page.frame, ms), ms);
+}
+
+async function updateBeat(budget = Infinity) {
+  if (page.session.state.pending !== "backward") return false;
+  const known = page.weightsBefore;
+  const trace = await api.update(page.session.id);
+  if (trace.diverged) return diverged(trace);
+  page.session.state = trace.state;
+  page.weightsBefore = weightsBeforeOf(trace, known);
+  page.frame = frameOf(trace, page.frame?.example ?? 0);
+  remember(trace);
+  chart.append([trace.step], [trace.layers.map((l) => l.grad_norm)]);
+  refresh();
+  const ms = beatMs(budget);
+  await playBeat("update", network.updateEvents(page.frame, trace.state.weights, ms), ms);
+  return true;
+}
+
+function diverged(trace) {
+  page.session.state = trace.state;
+  stopPlaying();
+  say(trace.message || "The step was refused: the numbers stopped being finite. Lower the learning rate η.");
+  return false;
+}
+
+function remember(trace) {
+  page.traces.push({ trace, before: page.weightsBefore });
+  if (page.traces.length > 20) page.traces.shift();
+}
+
+async function undo() {
+  const answer = await api.undo(page.session.id);
+  const wasPending = page.session.state.pending !== "none";
+  page.session = answer;
+  const step = answer.state.step;
+  if (!wasPending) {
+    page.traces = page.traces.filter((t) => t.trace.step <= step);
+    chart.truncate(step);
+  }
+  network.setWeights(answer.state.weights);
+  const last = page.traces.at(-1);
+  if (last && last.trace.step === step) {
+    // show the step we are back at, as it was
+    page.frame = frameOf(last.trace, page.frame?.example ?? 0);
+    page.weightsBefore = last.before;
+    network.frame = page.frame;
+    network.paintAll("update");
+    setBeat("update");
+    dataView.mark(last.trace.indices, page.pinned);
+  } else {
+    clearFrame();
+  }
+  renderFormula();
+  quiet();
+}
+
+async function reset() {
+  stopPlaying();
+  const answer = await api.reset(page.session.id);
+  page.session = answer;
+  page.traces = [];
+  network.setWeights(answer.state.weights);
+  chart.reset(answer.config.layers.length - 1);
+  clearFrame();
+  renderFormula();
+  quiet();
+}
+
+function clearFrame() {
+  page.frame = null;
+  page.weightsBefore = null;
+  network.clearValues();
+  setBeat("idle");
+  dataView.mark([], page.pinned);
+}
+
+// ----------------------------------------------------------- play and fast-forward
+function togglePlay() {
+  if (page.playing) {
+    stopPlaying();
+    return;
+  }
+  if (!page.session || page.fastForwarding) return;
+  page.playing = true;
+  refresh();
+  playLoop();
+}
+
+function stopPlaying() {
+  if (!page.playing) return;
+  page.playing = false;
+  refresh();
+}
+
+async function playLoop() {
+  // wait for a step already under way (e.g. Space pressed just before P)
+  while (page.busy) await sleep(10);
+  while (page.playing) {
+    const started = performance.now();
+    const budget = 1000 / page.setup.rate;
+    const ok = await run(() => step(budget));
+    if (!ok) {
+      stopPlaying();
+      break;
+    }
+    const left = budget - (performance.now() - started);
+    // always yield at least one frame so the browser paints between steps
+    await (left > 1 ? sleep(left) : nextFrame());
+  }
+}
+
+async function fastForward(total) {
+  if (page.busy || page.fastForwarding || !page.session) return;
+  stopPlaying();
+  timeline.finish();
+  page.fastForwarding = true;
+  page.stopRequested = false;
+  controls.progress(0, total);
+  setBeat("fastforward");
+  refresh();
+  const recordEvery = Math.max(1, Math.ceil(total / 2000));
+  let done = 0;
+  try {
+    while (done < total && !page.stopRequested) {
+      const answer = await api.train(page.session.id, Math.min(FF_CHUNK, total - done), recordEvery);
+      done += answer.steps_done;
+      page.session.state = answer.state;
+      chart.append(answer.history.step, answer.history.grad_norm);
+      controls.progress(done, total);
+      network.setWeights(answer.state.weights);
+      refresh();
+      if (answer.diverged) {
+        say(answer.message || "The run diverged: lower the learning rate η.");
+        break;
+      }
+      if (answer.steps_done === 0) break;
+    }
+    if (!page.stopRequested) quiet();
+  } catch (error) {
+    await handle(error);
+  } finally {
+    page.fastForwarding = false;
+    page.traces = [];
+    clearFrame();
+    renderFormula();
+    refresh();
+  }
+}
+
+function stop() {
+  if (page.fastForwarding) page.stopRequested = true;
+  stopPlaying();
+  timeline.finish();
+}
+
+// ------------------------------------------------------------- the rest of the view
+function select(selection) {
+  page.selection = selection;
+  network.select(selection);
+  renderFormula();
+}
+
+function pick(index) {
+  page.pinned = page.pinned === index ? null : index;
+  dataView.mark(dataView.current, page.pinned);
+  $("#data-hint").textContent =
+    page.pinned === null ? "click a point: the next step uses it" : `next step uses example #${index} (click it again to cancel)`;
+}
+
+function showExample(delta) {
+  const frame = page.frame;
+  if (!frame || frame.input.length <= 1) return;
+  const batch = frame.input.length;
+  page.frame = { ...frame, example: (frame.example + delta + batch) % batch };
+  network.frame = page.frame;
+  network.paintAll(page.phase);
+  renderFormula();
+  refresh();
+}
+
+function renderFormula() {
+  formula.render({
+    selection: page.selection,
+    frame: page.frame,
+    phase: page.phase,
+    info: page.info,
+    weightsBefore: page.weightsBefore,
+    weightsNow: page.session?.state.weights,
+    eta: page.frame ? page.session?.state.learning_rate : page.setup.eta,
+    sizes: page.session?.config.layers ?? page.setup.layers,
+  });
+}
+
+function refresh() {
+  controls.reflect(page);
+}
+
+function togglePresent() {
+  changeView({ present: !page.setup.present });
+  applyPresent();
+}
+
+function applyPresent() {
+  document.body.classList.toggle("present", Boolean(page.setup.present));
+  layoutChrome();
+  network.setPresent(Boolean(page.setup.present));
+  chart.setPresent(Boolean(page.setup.present));
+  refresh();
+}
+
+function legend() {
+  $("#legend-scale").style.background = divergingGradient();
+  const centred = ["sigmoid", "softmax"].includes(page.info?.activation);
+  $("#legend-lo").textContent = centred ? "0" : "−1";
+  $("#legend-hi").textContent = centred ? "1" : "+1";
+}
+
+/** The stage fills the window under the header and toolbar (their height varies). */
+function layoutChrome() {
+  const chrome = ["header.topbar", "nav.toolbar", "#message"]
+    .map((s) => $(s))
+    .filter((n) => n && !n.hidden)
+    .reduce((h, n) => h + n.getBoundingClientRect().height, 0);
+  document.documentElement.style.setProperty("--chrome", `${Math.ceil(chrome + 28)}px`);
+}
+window.addEventListener("resize", layoutChrome);
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const nextFrame = () => new Promise((resolve) => requestAnimationFrame(() => resolve()));
+
+// ---------------------------------------------------------------------- start
+async function checkHealth() {
+  const health = $("#health");
+  try {
+    const answer = await api.health();
+    health.dataset.state = answer.status;
+    health.title = `server: ${answer.status}`;
+  } catch (error) {
+    health.dataset.state = "error";
+    health.title = `server: ${error.message}`;
+  }
+}
+
+async function start() {
+  applyPresent();
+  controls.fillSetup(page.setup, dataDim(page.setup));
+  refresh();
+  checkHealth();
+  api
+    .presets()
+    .then((presets) => {
+      page.presets = presets;
+      controls.setPresets(presets);
+    })
+    .catch(() => {});
+  const ok = await run(() => startSession(page.setup));
+  if (!ok && !page.session) {
+    say(`${$("#message-text").textContent} The page could not start a session with this setup; it uses the default setup instead.`);
+    const fallback = readSetup("");
+    await run(() => startSession({ ...fallback, speed: page.setup.speed, rate: page.setup.rate, present: page.setup.present }));
+  }
+  renderFormula();
+  refresh();
+  document.body.dataset.ready = "true";
+}
+
+// Tests and the benchmark read the page's state through this (read-only by convention).
+window.backpropLab = { page, network, chart };
+
+start();

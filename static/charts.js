@@ -1,0 +1,113 @@
+// Charts column (plotly.js, served by the app from the plotly package). The headline
+// chart: ‖∂e/∂W(l)‖ per layer on a log scale, step by step — where a class sees the
+// gradient of the first layers of a deep sigmoid network vanish.
+// Points come from step traces as they happen and from GET …/history (after a
+// fast-forward, an undo or a reload); drawing is throttled so Play stays fast.
+
+import { layerColor } from "./colors.js";
+
+const MAX_POINTS = 4000;
+const REDRAW_MS = 250;
+
+export class GradientChart {
+  constructor(div) {
+    this.div = div;
+    this.depth = 0;
+    this.steps = [];
+    this.norms = []; // norms[l-1][n]
+    this.timer = null;
+    this.lastDraw = 0;
+    this.present = false;
+    this.drawn = false;
+    this.revision = 0; // plotly redraws data only when this changes (arrays grow in place)
+  }
+
+  reset(depth) {
+    this.depth = depth;
+    this.steps = [];
+    this.norms = Array.from({ length: depth }, () => []);
+    this.schedule(true);
+  }
+
+  /** Replace the points with a history: {step: [n], grad_norm: [n][L]}. */
+  setHistory(history) {
+    this.steps = [...history.step];
+    this.norms = Array.from({ length: this.depth }, (_, l) => history.grad_norm.map((row) => row[l]));
+    this.schedule(true);
+  }
+
+  /** Add points: steps [n] and their norms [n][L] (a step trace or a /train history). */
+  append(steps, gradNorms) {
+    for (let n = 0; n < steps.length; n += 1) {
+      const row = gradNorms[n];
+      if (!row || row.length !== this.depth) continue;
+      this.steps.push(steps[n]);
+      for (let l = 0; l < this.depth; l += 1) this.norms[l].push(row[l]);
+    }
+    if (this.steps.length > MAX_POINTS) {
+      // keep every other point: the chart's resolution halves, its span stays whole
+      const keep = (a) => a.filter((_, n) => n % 2 === 1 || n === a.length - 1);
+      this.steps = keep(this.steps);
+      this.norms = this.norms.map(keep);
+    }
+    this.schedule();
+  }
+
+  /** Drop the points after `step` (undo). */
+  truncate(step) {
+    let n = this.steps.length;
+    while (n > 0 && this.steps[n - 1] > step) n -= 1;
+    this.steps.length = n;
+    this.norms.forEach((a) => {
+      a.length = n;
+    });
+    this.schedule(true);
+  }
+
+  setPresent(present) {
+    this.present = present;
+    this.schedule(true);
+  }
+
+  schedule(now = false) {
+    if (this.timer !== null) return;
+    const wait = now ? 0 : Math.max(0, REDRAW_MS - (performance.now() - this.lastDraw));
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.lastDraw = performance.now();
+      this.draw();
+    }, wait);
+  }
+
+  draw() {
+    if (!window.Plotly || !this.div.isConnected) return;
+    const font = this.present ? 17 : 13;
+    const traces = this.norms.map((ys, l) => ({
+      x: this.steps,
+      y: ys,
+      name: `layer ${l + 1}`,
+      type: "scatter",
+      mode: this.steps.length > 60 ? "lines" : "lines+markers",
+      line: { color: layerColor(l + 1, this.depth), width: this.present ? 3.5 : 2.5 },
+      marker: { size: 5 },
+      hovertemplate: `layer ${l + 1}, step %{x}: %{y:.3g}<extra></extra>`,
+    }));
+    const layout = {
+      margin: { l: 62, r: 12, t: 8, b: 44 },
+      font: { size: font, family: "system-ui, sans-serif", color: "#111" },
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "#ffffff",
+      showlegend: this.depth <= 8,
+      legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: font - 1 } },
+      xaxis: { title: { text: "step", standoff: 4 }, zeroline: false, gridcolor: "#e5e5e5", rangemode: "tozero" },
+      yaxis: { type: "log", title: { text: "‖∂e/∂W(l)‖", standoff: 4 }, gridcolor: "#e5e5e5", exponentformat: "power" },
+      uirevision: "keep",
+      datarevision: (this.revision += 1),
+      annotations: this.steps.length
+        ? []
+        : [{ text: "No steps yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { size: font + 2, color: "#666" } }],
+    };
+    window.Plotly.react(this.div, traces, layout, { displayModeBar: false, responsive: true });
+    this.drawn = true;
+  }
+}

@@ -1,0 +1,245 @@
+// Controls: buttons, sliders, the setup form, the architecture editor and the keyboard.
+// Each control reports what the user asked for through `actions`; reflect() shows the
+// page's state back (which buttons can be pressed now, Play vs Pause, the counter).
+
+import { num, percent } from "./format.js";
+
+export const SPEEDS = [0, 0.25, 0.5, 1, 2, 4]; // animation speed; 0 = off
+const MAX_HIDDEN_LAYERS = 16;
+const MAX_UNITS = 64;
+
+export const $ = (selector) => document.querySelector(selector);
+
+// Every element the controls touch, found once.
+const dom = {
+  step: $("#btn-step"),
+  forward: $("#btn-forward"),
+  backward: $("#btn-backward"),
+  update: $("#btn-update"),
+  play: $("#btn-play"),
+  undo: $("#btn-undo"),
+  reset: $("#btn-reset"),
+  ffSteps: $("#ff-steps"),
+  ff: $("#btn-ff"),
+  stop: $("#btn-stop"),
+  progress: $("#ff-progress"),
+  rate: $("#rate"),
+  rateOut: $("#rate-out"),
+  speed: $("#speed"),
+  speedOut: $("#speed-out"),
+  present: $("#btn-present"),
+  counter: $("#step-counter"),
+  exampleError: $("#metric-example-error"),
+  trainError: $("#metric-train-error"),
+  accuracy: $("#metric-accuracy"),
+  preset: $("#preset"),
+  presetDescription: $("#preset-description"),
+  form: $("#setup-form"),
+  arch: $("#arch"),
+  examplePrev: $("#example-prev"),
+  exampleNext: $("#example-next"),
+  exampleLabel: $("#example-label"),
+  batchPicker: $("#batch-picker"),
+};
+
+const FIELDS = ["data", "n", "noise", "dseed", "classes", "activation", "init", "scale", "seed", "eta", "batch"];
+const NUMERIC = new Set(["n", "noise", "dseed", "classes", "scale", "seed", "eta", "batch"]);
+
+export class Controls {
+  constructor(actions) {
+    this.actions = actions;
+    this.hidden = [4];
+    const click = (button, action) => button.addEventListener("click", () => action());
+    click(dom.step, actions.step);
+    click(dom.forward, actions.forward);
+    click(dom.backward, actions.backward);
+    click(dom.update, actions.update);
+    click(dom.play, actions.togglePlay);
+    click(dom.undo, actions.undo);
+    click(dom.reset, actions.reset);
+    click(dom.ff, () => actions.fastForward(Math.max(1, Math.floor(Number(dom.ffSteps.value) || 1))));
+    click(dom.stop, actions.stop);
+    click(dom.present, actions.togglePresent);
+    click(dom.examplePrev, () => actions.showExample(-1));
+    click(dom.exampleNext, () => actions.showExample(+1));
+    dom.rate.addEventListener("input", () => {
+      dom.rateOut.textContent = `${dom.rate.value}/s`;
+      actions.changeView({ rate: Number(dom.rate.value) });
+    });
+    dom.speed.addEventListener("input", () => {
+      const speed = SPEEDS[Number(dom.speed.value)];
+      dom.speedOut.textContent = speed === 0 ? "off" : `${speed}×`;
+      actions.changeView({ speed });
+    });
+    dom.preset.addEventListener("change", () => {
+      if (dom.preset.value) actions.loadPreset(dom.preset.value);
+    });
+    // Setup fields apply on "change" (Enter or leaving the field), not on every key.
+    dom.form.addEventListener("change", (event) => this.formChanged(event.target));
+    dom.form.addEventListener("submit", (event) => event.preventDefault());
+    document.addEventListener("keydown", (event) => this.key(event));
+  }
+
+  // ----------------------------------------------------------------- keyboard
+  key(event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    const typing = target.matches?.("input:not([type=range]):not([type=checkbox]), select, textarea");
+    if (typing) {
+      if (event.key === "Escape") target.blur();
+      return;
+    }
+    const action = {
+      " ": this.actions.step,
+      p: this.actions.togglePlay,
+      u: this.actions.undo,
+      f: this.actions.forward,
+      b: this.actions.backward,
+      w: this.actions.update,
+      m: this.actions.togglePresent,
+      Escape: this.actions.stop,
+    }[event.key.length === 1 ? event.key.toLowerCase() : event.key];
+    if (!action) return;
+    // Space would also press the focused button (the last one clicked): it means Step.
+    event.preventDefault();
+    if (!event.repeat || event.key === " ") action();
+  }
+
+  // --------------------------------------------------------------- the setup
+  /** Show a setup in the form, the sliders and the architecture editor. */
+  fillSetup(setup, dataDim) {
+    for (const name of FIELDS) {
+      const field = dom.form.elements[name];
+      if (!field) continue;
+      field.value = setup[name] === null || setup[name] === undefined ? "" : String(setup[name]);
+    }
+    dom.form.elements.output.value = `${setup.output}/${setup.loss}`;
+    dom.form.elements.classes.disabled = !["spiral", "blobs"].includes(setup.data);
+    dom.rate.value = String(setup.rate);
+    dom.rateOut.textContent = `${setup.rate}/s`;
+    const speedIndex = SPEEDS.indexOf(setup.speed);
+    dom.speed.value = String(speedIndex >= 0 ? speedIndex : 3);
+    dom.speedOut.textContent = setup.speed === 0 ? "off" : `${setup.speed}×`;
+    dom.present.setAttribute("aria-pressed", String(Boolean(setup.present)));
+    this.hidden = setup.layers.slice(1, -1);
+    this.inputSize = dataDim ?? setup.layers[0];
+    this.outputSize = setup.layers.at(-1);
+    this.renderArch();
+  }
+
+  formChanged(field) {
+    if (!field.name) return;
+    if (field.name === "output") {
+      const [output, loss] = field.value.split("/");
+      this.actions.changeSetup({ output, loss });
+      return;
+    }
+    if (field.closest("#arch")) return;
+    let value = field.value;
+    if (NUMERIC.has(field.name)) {
+      if (value === "") value = field.name === "classes" ? null : NaN;
+      else value = Number(value);
+      if (Number.isNaN(value)) return;
+    }
+    this.actions.changeSetup({ [field.name]: value });
+  }
+
+  // ------------------------------------------------------ architecture editor
+  renderArch() {
+    const parts = [];
+    parts.push(`<span class="fixed" title="set by the data">${this.inputSize} in</span>`);
+    this.hidden.forEach((d, n) => {
+      parts.push(`<span class="arrow">→</span>`);
+      parts.push(
+        `<span class="layer" data-layer="${n}">` +
+          `<button type="button" class="quiet" data-op="less" aria-label="one unit fewer in hidden layer ${n + 1}">−</button>` +
+          `<input type="number" min="1" max="${MAX_UNITS}" value="${d}" aria-label="units in hidden layer ${n + 1}">` +
+          `<button type="button" class="quiet" data-op="more" aria-label="one unit more in hidden layer ${n + 1}">+</button>` +
+          `<button type="button" class="quiet" data-op="remove" aria-label="remove hidden layer ${n + 1}">✕</button>` +
+          `</span>`,
+      );
+    });
+    parts.push(`<span class="arrow">→</span><span class="fixed" title="set by the output">${this.outputSize} out</span>`);
+    parts.push(`<button type="button" data-op="add" ${this.hidden.length >= MAX_HIDDEN_LAYERS ? "disabled" : ""}>+ layer</button>`);
+    dom.arch.innerHTML = parts.join("");
+    dom.arch.querySelectorAll("button").forEach((button) => button.addEventListener("click", () => this.archOp(button)));
+    dom.arch.querySelectorAll("input").forEach((input) =>
+      input.addEventListener("change", () => {
+        const n = Number(input.closest(".layer").dataset.layer);
+        const d = Math.round(Number(input.value));
+        if (!Number.isFinite(d)) return;
+        this.hidden[n] = Math.max(1, Math.min(MAX_UNITS, d));
+        this.commitArch();
+      }),
+    );
+  }
+
+  archOp(button) {
+    const op = button.dataset.op;
+    const n = Number(button.closest(".layer")?.dataset.layer);
+    if (op === "add") this.hidden.push(this.hidden.at(-1) ?? 4);
+    else if (op === "remove") this.hidden.splice(n, 1);
+    else if (op === "more") this.hidden[n] = Math.min(MAX_UNITS, this.hidden[n] + 1);
+    else if (op === "less") this.hidden[n] = Math.max(1, this.hidden[n] - 1);
+    this.commitArch(op === "more" || op === "less" ? `[data-layer="${n}"] [data-op="${op}"]` : null);
+  }
+
+  commitArch(refocus = null) {
+    this.renderArch();
+    if (refocus) dom.arch.querySelector(refocus)?.focus();
+    this.actions.changeSetup({ hidden: [...this.hidden] });
+  }
+
+  setPresets(presets) {
+    for (const preset of presets) {
+      const option = document.createElement("option");
+      option.value = preset.name;
+      option.textContent = preset.title || preset.name;
+      option.title = preset.description || "";
+      dom.preset.append(option);
+    }
+  }
+
+  showPreset(preset) {
+    dom.preset.value = preset?.name ?? "";
+    dom.presetDescription.textContent = preset?.description ?? "";
+  }
+
+  // ------------------------------------------------------------------ reflect
+  /** Enable what can be pressed now and show the numbers of the header. */
+  reflect(page) {
+    const state = page.session?.state;
+    const pending = state?.pending ?? "none";
+    const idle = Boolean(state) && !page.busy && !page.fastForwarding;
+    const free = idle && !page.playing;
+    dom.forward.disabled = !(free && pending === "none");
+    dom.backward.disabled = !(free && pending === "forward");
+    dom.update.disabled = !(free && pending === "backward");
+    dom.step.disabled = !free;
+    dom.play.disabled = !state || page.fastForwarding;
+    dom.undo.disabled = !free || (pending === "none" && !state.undo_available);
+    dom.reset.disabled = !free;
+    dom.ff.disabled = !free || pending !== "none";
+    dom.play.setAttribute("aria-pressed", String(page.playing));
+    dom.play.firstChild.textContent = page.playing ? "Pause " : "Play ";
+    dom.stop.hidden = !page.fastForwarding;
+    dom.progress.hidden = !page.fastForwarding;
+    if (state) {
+      dom.counter.textContent = String(state.step);
+      dom.counter.dataset.step = String(state.step);
+      dom.trainError.textContent = num(state.train_error);
+      dom.accuracy.textContent = state.train_accuracy === null ? "–" : percent(state.train_accuracy);
+    }
+    const frame = page.frame;
+    dom.exampleError.textContent = frame && frame.error !== undefined ? num(frame.error) : "–";
+    const batch = frame?.input?.length ?? 1;
+    dom.batchPicker.hidden = batch <= 1;
+    if (batch > 1) dom.exampleLabel.textContent = `example ${frame.example + 1} of ${batch}`;
+    dom.present.setAttribute("aria-pressed", String(Boolean(page.setup.present)));
+  }
+
+  progress(done, total) {
+    dom.progress.max = total;
+    dom.progress.value = done;
+  }
+}

@@ -1,0 +1,672 @@
+// The network view (SVG): a column per layer, a circle per unit, the bias unit x_0 as
+// a grey square, a line per weight. Every element has a stable id (unit-l-j,
+// link-l-i-j with i = 0 for the bias row of W(l)) so a step updates it in place.
+// The view only shows numbers handed to it; it never computes s, x, δ or w.
+
+import { diverging, inkOn, NEGATIVE, POSITIVE, unitScale } from "./colors.js";
+import { indices, num } from "./format.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+const SUB = { 0: "₀", 1: "₁", 2: "₂", 3: "₃", 4: "₄", 5: "₅", 6: "₆", 7: "₇", 8: "₈", 9: "₉" };
+const sub = (n) =>
+  String(n)
+    .split("")
+    .map((c) => SUB[c])
+    .join("");
+
+// Above this many weights a layer's lines are drawn hairline and not animated one by
+// one; above LABELLED_EDGES in all, Δw is not written on the lines.
+const DENSE_LAYER = 600;
+const LABELLED_EDGES = 40;
+// The bias unit is a small square at the top of its column: it takes this much of a slot.
+const BIAS_SLOT = 0.7;
+
+function el(name, attrs = {}, parent = null) {
+  const node = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (parent) parent.append(node);
+  return node;
+}
+
+/** Stroke width of weight w: grows like √|w| so that small weights stay visible. */
+function edgeWidth(w, factor) {
+  return factor * (0.7 + 3.6 * Math.sqrt(Math.min(Math.abs(w), 4)));
+}
+
+/** Where |δ| sits between 10⁻⁵ (0) and 10 (1): δ spans decades, so the scale is logarithmic. */
+function deltaLevel(delta) {
+  const m = Math.abs(delta);
+  if (!(m > 0)) return 0;
+  return Math.max(0, Math.min(1, (Math.log10(m) + 5) / 6));
+}
+
+export class NetworkView {
+  constructor(svg, { onSelect = () => {} } = {}) {
+    this.svg = svg;
+    this.onSelect = onSelect;
+    this.sizes = [];
+    this.present = false;
+    this.selection = null;
+    this.frame = null; // the numbers on show: {example, input, target, error, layers[]}
+    this.weights = null;
+    svg.addEventListener("click", (event) => this.click(event));
+    new ResizeObserver(() => this.layout()).observe(svg);
+  }
+
+  get depth() {
+    return this.sizes.length - 1;
+  }
+
+  /** Build the drawing for layer sizes d(0) … d(L). */
+  build(sizes, info) {
+    this.sizes = [...sizes];
+    this.info = info; // {activation, output, encoding, classes}
+    this.hiddenScale = unitScale(info.activation);
+    this.outputScale = unitScale(info.output);
+    this.svg.replaceChildren();
+    this.svg.classList.remove("focused");
+    const L = this.depth;
+    this.totalEdges = 0;
+    for (let l = 1; l <= L; l += 1) this.totalEdges += (sizes[l - 1] + 1) * sizes[l];
+    this.labelled = this.totalEdges <= LABELLED_EDGES;
+
+    const edgesRoot = el("g", { class: "edges" }, this.svg);
+    this.linkGroups = [null];
+    this.edges = [null]; // edges[l][i][j-1]
+    for (let l = 1; l <= L; l += 1) {
+      const count = (sizes[l - 1] + 1) * sizes[l];
+      const group = el("g", { class: "links", id: `links-${l}` }, edgesRoot);
+      group.classList.toggle("dense", count > DENSE_LAYER);
+      const rows = [];
+      const fragment = document.createDocumentFragment();
+      for (let i = 0; i <= sizes[l - 1]; i += 1) {
+        const row = [];
+        for (let j = 1; j <= sizes[l]; j += 1) {
+          const line = el("line", { id: `link-${l}-${i}-${j}`, class: i === 0 ? "edge bias-edge" : "edge" });
+          fragment.append(line);
+          row.push(line);
+        }
+        rows.push(row);
+      }
+      group.append(fragment);
+      this.linkGroups.push(group);
+      this.edges.push(rows);
+    }
+
+    this.edgeLabels = null;
+    if (this.labelled) {
+      const labelsRoot = el("g", { class: "edge-labels" }, this.svg);
+      this.edgeLabels = [null];
+      for (let l = 1; l <= L; l += 1) {
+        const rows = [];
+        for (let i = 0; i <= sizes[l - 1]; i += 1) {
+          rows.push(
+            Array.from({ length: sizes[l] }, (_, j) =>
+              el("text", { id: `dw-${l}-${i}-${j + 1}`, class: "edge-label" }, labelsRoot),
+            ),
+          );
+        }
+        this.edgeLabels.push(rows);
+      }
+    }
+
+    const headers = el("g", { class: "headers" }, this.svg);
+    this.headers = sizes.map((_, l) => el("text", { class: "column-title" }, headers));
+    this.subheaders = sizes.map((_, l) => el("text", { class: "column-subtitle" }, headers));
+
+    const unitsRoot = el("g", { class: "units" }, this.svg);
+    this.units = []; // units[l][j], j = 0 is the bias unit (absent in layer L)
+    for (let l = 0; l <= L; l += 1) {
+      const column = [];
+      if (l < L) column.push(this.makeBias(unitsRoot, l));
+      else column.push(null);
+      for (let j = 1; j <= sizes[l]; j += 1) column.push(this.makeUnit(unitsRoot, l, j));
+      this.units.push(column);
+    }
+    const notes = el("g", { class: "notes" }, this.svg);
+    this.exampleNote = el("text", { id: "note-example", class: "note" }, notes);
+    this.targetNote = el("text", { id: "note-target", class: "note strong" }, notes);
+    this.errorNote = el("text", { id: "note-error", class: "note strong" }, notes);
+    this.frame = null;
+    this.layout();
+    if (this.weights) this.setWeights(this.weights);
+    this.clearValues();
+  }
+
+  makeBias(root, l) {
+    const g = el("g", { class: "unit bias", id: `unit-${l}-0`, "data-l": l, "data-j": 0 }, root);
+    g.body = el("rect", { class: "body" }, g);
+    g.value = el("text", { class: "val", dy: "0.35em" }, g);
+    g.value.textContent = "1";
+    g.sLabel = el("text", { class: "s-label bias-label" }, g);
+    g.sLabel.textContent = `x${sub(0)}`;
+    return g;
+  }
+
+  makeUnit(root, l, j) {
+    const g = el("g", { class: "unit", id: `unit-${l}-${j}`, "data-l": l, "data-j": j }, root);
+    g.ring = el("circle", { class: "delta-ring" }, g);
+    g.body = el("circle", { class: "body" }, g);
+    g.value = el("text", { class: "val", dy: "0.35em" }, g);
+    g.sLabel = el("text", { class: "s-label" }, g);
+    g.dLabel = el("text", { class: "d-label" }, g);
+    const title = el("title", {}, g);
+    const role = l === 0 ? "input" : l === this.depth ? "output" : "hidden";
+    title.textContent = `${role} unit ${j} of layer ${l}: x${sub(j)}(${l})`;
+    return g;
+  }
+
+  /** Place everything for the current size of the SVG (also on resize and projector mode). */
+  layout() {
+    if (!this.sizes.length) return;
+    const width = this.svg.clientWidth || 800;
+    const height = this.svg.clientHeight || 500;
+    this.svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    const L = this.depth;
+    const k = this.present ? 1.3 : 1; // projector mode: everything larger
+    const top = 50 * k;
+    const bottom = 34 * k;
+    // room for the input's names on the left and the output's δ on the right
+    const left = Math.min(95 * k, width * 0.1);
+    const right = Math.min(150 * k, width * 0.18);
+    const colGap = (width - left - right) / Math.max(L, 1);
+    const areaH = height - top - bottom;
+    this.positions = [];
+    this.radius = [];
+    this.detail = [];
+    // One slot height and one radius for the whole drawing, set by the fullest column,
+    // so that units line up and compare. In full detail s is written left of a unit
+    // (it is made from the lines coming in from the left) and δ right of it (δ comes
+    // back along the lines from the right).
+    const most = Math.max(...this.sizes.map((d, l) => d + (l < L ? BIAS_SLOT : 0)));
+    const slot = Math.min(areaH / most, 150 * k);
+    this.slot = slot;
+    const r = Math.max(2, Math.min(slot * 0.36, colGap * 0.13, 40 * k));
+    // s and δ beside the units need about 11 characters' width between two columns:
+    // their type gets as large as that room allows.
+    this.labelFont = Math.min(17 * k, r * 0.5 * k, (colGap - 2.6 * r - 12) / 11);
+    const full = this.labelFont >= 12 && r >= 18;
+    // full: x inside, s and δ beside; value: x inside only; none: colour only
+    const detail = full ? "full" : r >= 13 ? "value" : "none";
+    for (let l = 0; l <= L; l += 1) {
+      const count = this.sizes[l] + (l < L ? BIAS_SLOT : 0);
+      const x = left + l * colGap;
+      const y0 = top + (areaH - count * slot) / 2;
+      const ys = [];
+      if (l < L) ys.push(y0 + (BIAS_SLOT * slot) / 2);
+      const first = y0 + (l < L ? BIAS_SLOT * slot : 0) + slot / 2;
+      for (let n = 0; n < this.sizes[l]; n += 1) ys.push(first + n * slot);
+      // the bias unit sits on top of its column, above x_1 … x_d
+      this.positions.push(l < L ? ys : [null, ...ys]);
+      this.radius.push(r);
+      this.detail.push(detail);
+      this.headers[l].setAttribute("x", x);
+      this.headers[l].setAttribute("y", 22 * k);
+      this.subheaders[l].setAttribute("x", x);
+      this.subheaders[l].setAttribute("y", 42 * k);
+      const dense = L > 8;
+      this.headers[l].textContent = dense ? `${l}` : `layer ${l}`;
+      this.subheaders[l].textContent = dense ? "" : this.columnSubtitle(l);
+      this.xs = this.xs || [];
+      this.xs[l] = x;
+    }
+    for (let l = 0; l <= L; l += 1) {
+      const r = this.radius[l];
+      const font = Math.max(9, Math.min(r * 0.6, 20 * k));
+      const labelFont = Math.max(12, this.labelFont);
+      this.units[l].forEach((g, j) => {
+        if (!g) return;
+        const y = this.positions[l][j];
+        g.setAttribute("transform", `translate(${this.xs[l]},${y})`);
+        g.dataset.detail = this.detail[l];
+        if (j === 0) {
+          const a = Math.min(r * 1.5, BIAS_SLOT * 0.62 * this.slot);
+          for (const [name, v] of Object.entries({ x: -a / 2, y: -a / 2, width: a, height: a, rx: a * 0.18 }))
+            g.body.setAttribute(name, v);
+        } else {
+          g.body.setAttribute("r", r);
+          g.ring.setAttribute("r", r + 1);
+        }
+        g.value.style.fontSize = `${font}px`;
+        g.sLabel.style.fontSize = `${labelFont}px`;
+        if (j === 0) {
+          g.sLabel.setAttribute("x", -(r * 0.75 + 6));
+          g.sLabel.setAttribute("y", labelFont * 0.35);
+        } else {
+          // beside the unit, clear of the δ ring (at most 0.3 r thick)
+          g.sLabel.setAttribute("x", -(r * 1.3 + 6));
+          g.sLabel.setAttribute("y", -r * 0.3);
+          g.dLabel.style.fontSize = `${labelFont}px`;
+          g.dLabel.setAttribute("x", r * 1.3 + 6);
+          g.dLabel.setAttribute("y", r * 0.3 + labelFont * 0.75);
+        }
+      });
+    }
+    for (let l = 1; l <= L; l += 1) {
+      const x1 = this.xs[l - 1];
+      const x2 = this.xs[l];
+      this.edges[l].forEach((row, i) => {
+        const y1 = this.positions[l - 1][i];
+        row.forEach((line, jj) => {
+          const y2 = this.positions[l][jj + 1];
+          line.setAttribute("x1", x1);
+          line.setAttribute("y1", y1);
+          line.setAttribute("x2", x2);
+          line.setAttribute("y2", y2);
+        });
+      });
+    }
+    if (this.edgeLabels) this.placeEdgeLabels(k);
+    const outX = this.xs[L];
+    const lastY = this.positions[L].at(-1);
+    const rOut = this.radius[L];
+    const noteFont = 17 * k;
+    for (const [node, dy] of [
+      [this.targetNote, rOut + 2.6 * noteFont],
+      [this.errorNote, rOut + 3.8 * noteFont],
+    ]) {
+      node.setAttribute("x", outX);
+      node.setAttribute("y", Math.min(lastY + dy, height - 6));
+      node.style.fontSize = `${noteFont}px`;
+    }
+    this.exampleNote.setAttribute("x", this.xs[0]);
+    this.exampleNote.setAttribute("y", height - 14 * k);
+    this.exampleNote.style.fontSize = `${15 * k}px`;
+    if (this.frame) this.paintAll();
+  }
+
+  /**
+   * Put each Δw label on its line where it overlaps no unit, unit label or other Δw
+   * label: try points along the line from the middle outwards, keep the first free one.
+   */
+  placeEdgeLabels(k) {
+    const font = 14 * k;
+    const w = 4.1 * font; // "−0.123" at this size
+    const h = font * 1.1;
+    const taken = [];
+    const overlaps = (b) => taken.some((a) => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1);
+    for (let l = 0; l <= this.depth; l += 1) {
+      const r = this.radius[l];
+      this.positions[l].forEach((y) => {
+        if (y === null) return;
+        const x = this.xs[l];
+        taken.push({ x0: x - r * 1.35, x1: x + r * 1.35, y0: y - r * 1.35, y1: y + r * 1.35 });
+        if (this.detail[l] !== "full") return;
+        const f = this.labelFont;
+        const wide = 5.6 * f; // "s = −0.123"
+        taken.push({ x0: x - r * 1.3 - 6 - wide, x1: x, y0: y - r * 0.3 - f, y1: y - r * 0.3 + 4 });
+        taken.push({ x0: x, x1: x + r * 1.3 + 6 + wide, y0: y + r * 0.3 - 2, y1: y + r * 0.3 + f });
+      });
+    }
+    const ts = [0.5, 0.42, 0.58, 0.34, 0.66, 0.27, 0.73, 0.46, 0.54, 0.38, 0.62, 0.3, 0.7, 0.22, 0.78];
+    for (let l = 1; l <= this.depth; l += 1) {
+      const x1 = this.xs[l - 1];
+      const x2 = this.xs[l];
+      this.edgeLabels[l].forEach((row, i) => {
+        const y1 = this.positions[l - 1][i];
+        row.forEach((label, jj) => {
+          const y2 = this.positions[l][jj + 1];
+          let box = null;
+          for (const t of ts) {
+            const cx = x1 + t * (x2 - x1);
+            const cy = y1 + t * (y2 - y1);
+            const b = { x0: cx - w / 2, x1: cx + w / 2, y0: cy - h / 2, y1: cy + h / 2, cx, cy };
+            if (!overlaps(b)) {
+              box = b;
+              break;
+            }
+          }
+          label.style.display = box ? "" : "none";
+          if (!box) return;
+          taken.push(box);
+          label.setAttribute("x", box.cx);
+          label.setAttribute("y", box.cy + font * 0.35);
+          label.style.fontSize = `${font}px`;
+        });
+      });
+    }
+  }
+
+  columnSubtitle(l) {
+    if (l === 0) return "input";
+    if (l === this.depth) return `output · ${this.info.output.replace("_", " ")}`;
+    return `hidden · ${this.info.activation.replace("_", " ")}`;
+  }
+
+  setPresent(present) {
+    this.present = present;
+    this.layout();
+  }
+
+  // ------------------------------------------------------------------ weights
+  /** Colour each line by the sign of its weight and set its width by |w|. */
+  setWeights(weights) {
+    this.weights = weights;
+    if (!this.edges || weights.length !== this.depth) return;
+    for (let l = 1; l <= this.depth; l += 1) {
+      const W = weights[l - 1];
+      const count = W.length * (W[0]?.length ?? 0);
+      const factor = Math.min(1, 7 / Math.sqrt(count));
+      this.edges[l].forEach((row, i) =>
+        row.forEach((line, jj) => {
+          const w = W[i]?.[jj];
+          if (w === undefined) return;
+          line.setAttribute("stroke", w < 0 ? NEGATIVE : POSITIVE);
+          line.setAttribute("stroke-width", edgeWidth(w, factor).toFixed(2));
+        }),
+      );
+    }
+  }
+
+  // ------------------------------------------------------------------- values
+  /** Remove every number: the state before a forward pass. */
+  clearValues() {
+    this.frame = null;
+    for (let l = 0; l <= this.depth; l += 1) {
+      this.units[l].forEach((g, j) => {
+        if (!g || j === 0) return;
+        this.paintUnit(g, l, null, null);
+        this.paintDelta(g, null);
+      });
+    }
+    this.clearEdgeLabels();
+    this.exampleNote.textContent = "";
+    this.targetNote.textContent = "";
+    this.errorNote.textContent = "";
+    this.svg.querySelectorAll(".unit.waiting").forEach((g) => g.classList.remove("waiting"));
+  }
+
+  clearEdgeLabels() {
+    if (!this.edgeLabels) return;
+    for (let l = 1; l <= this.depth; l += 1)
+      this.edgeLabels[l].forEach((row) =>
+        row.forEach((t) => {
+          t.textContent = "";
+        }),
+      );
+  }
+
+  paintUnit(g, l, s, x) {
+    const scale = l === this.depth ? this.outputScale : l === 0 ? (v) => Math.tanh(v) : this.hiddenScale;
+    if (x === null || x === undefined) {
+      g.body.style.fill = "";
+      g.value.style.fill = "";
+      g.value.textContent = "";
+      g.sLabel.textContent = l === 0 ? `x${sub(g.dataset.j)}` : "";
+      delete g.dataset.x;
+      delete g.dataset.s;
+      return;
+    }
+    const t = scale(x);
+    g.body.style.fill = diverging(t);
+    g.value.style.fill = inkOn(t);
+    g.dataset.x = x;
+    const detail = g.dataset.detail;
+    g.value.textContent = detail === "none" ? "" : num(x, detail === "full" ? 3 : 2);
+    if (l === 0) {
+      g.sLabel.textContent = detail === "full" ? `x${sub(g.dataset.j)}` : "";
+    } else {
+      g.dataset.s = s;
+      g.sLabel.textContent = detail === "full" ? `s = ${num(s)}` : "";
+    }
+  }
+
+  paintDelta(g, delta) {
+    if (!g.ring) return;
+    if (delta === null || delta === undefined) {
+      g.ring.style.strokeWidth = "0";
+      g.ring.setAttribute("r", this.radius[g.dataset.l] + 1);
+      g.dLabel.textContent = "";
+      delete g.dataset.delta;
+      return;
+    }
+    // |δ| by the ring's thickness and depth of colour, its sign by blue (−) / orange (+)
+    const r = this.radius[g.dataset.l];
+    const level = deltaLevel(delta);
+    const thickness = Math.min(1.5 + 10 * level, 0.3 * r) * (this.detail[g.dataset.l] === "none" ? 0.4 : 1);
+    g.ring.setAttribute("r", r + thickness / 2 + 1.5);
+    g.ring.style.strokeWidth = `${thickness}`;
+    g.ring.style.stroke = diverging(Math.sign(delta) * (0.3 + 0.7 * level));
+    g.dataset.delta = delta;
+    g.dLabel.textContent = g.dataset.detail === "full" ? `δ = ${num(delta)}` : "";
+    g.dLabel.style.fill = delta < 0 ? NEGATIVE : POSITIVE;
+  }
+
+  /** The input layer and the notes for example k of the batch. */
+  paintInput(frame) {
+    const k = frame.example;
+    this.units[0].forEach((g, j) => {
+      if (g && j > 0) this.paintUnit(g, 0, null, frame.input[k][j - 1]);
+    });
+    const index = frame.indices?.[k];
+    const batch = frame.input.length;
+    this.exampleNote.textContent =
+      index === undefined ? "" : batch > 1 ? `example #${index} (${k + 1} of ${batch} in the batch)` : `example #${index}`;
+  }
+
+  paintForward(l, frame) {
+    const layer = frame.layers[l - 1];
+    const k = frame.example;
+    this.units[l].forEach((g, j) => {
+      if (g && j > 0) this.paintUnit(g, l, layer.s[k][j - 1], layer.x[k][j - 1]);
+    });
+    if (l === this.depth) this.paintOutputNotes(frame);
+  }
+
+  paintOutputNotes(frame) {
+    const k = frame.example;
+    const y = frame.target?.[k];
+    if (y === undefined) return;
+    const encoding = this.info.encoding;
+    this.targetNote.textContent =
+      encoding === "index" ? `target y = class ${y}` : encoding === "pm1" ? `target y = ${y > 0 ? "+1" : "−1"}` : `target y = ${num(y)}`;
+    this.errorNote.textContent = frame.error === null || frame.error === undefined ? "" : `error e = ${num(frame.error)}`;
+  }
+
+  paintBackward(l, frame) {
+    const layer = frame.layers[l - 1];
+    if (!layer.delta) return;
+    const k = frame.example;
+    this.units[l].forEach((g, j) => {
+      if (g && j > 0) this.paintDelta(g, layer.delta[k][j - 1]);
+    });
+  }
+
+  paintUpdate(frame) {
+    if (!this.edgeLabels) return;
+    for (let l = 1; l <= this.depth; l += 1) {
+      const U = frame.layers[l - 1].update;
+      if (!U) continue;
+      this.edgeLabels[l].forEach((row, i) =>
+        row.forEach((t, jj) => {
+          const dw = U[i][jj];
+          t.textContent = num(dw);
+          t.style.fill = dw < 0 ? NEGATIVE : POSITIVE;
+        }),
+      );
+    }
+  }
+
+  /** Everything known about the frame, at once (after a resize, or with animation off). */
+  paintAll(phase = this.phase) {
+    const frame = this.frame;
+    if (!frame) return;
+    this.paintInput(frame);
+    for (let l = 1; l <= this.depth; l += 1) {
+      this.paintForward(l, frame);
+      if (phase === "backward" || phase === "update") this.paintBackward(l, frame);
+    }
+    if (phase === "update") this.paintUpdate(frame);
+  }
+
+  // -------------------------------------------------------------------- beats
+  /**
+   * Events for beat 1: the example enters on the left and each layer lights up in
+   * turn. `ms` is the time per layer (0: all at once).
+   */
+  forwardEvents(frame, ms) {
+    const events = [];
+    const L = this.depth;
+    events.push({
+      at: 0,
+      run: () => {
+        this.clearValues();
+        this.frame = frame;
+        this.phase = "forward";
+        if (ms > 0) this.units.slice(1).flat().forEach((g) => g?.classList.add("waiting"));
+        this.paintInput(frame);
+        if (ms > 0) this.flash(0);
+      },
+    });
+    for (let l = 1; l <= L; l += 1) {
+      const at = l * ms;
+      if (ms > 0) this.pulse(events, l, "pulse-fwd", at - ms * 0.85, ms * 0.85);
+      events.push({
+        at,
+        run: () => {
+          this.units[l].forEach((g) => g?.classList.remove("waiting"));
+          this.paintForward(l, frame);
+          if (ms > 0) this.flash(l);
+        },
+      });
+    }
+    return events;
+  }
+
+  /** Beat 2: δ(L) at the output, then back through W(l) to δ(1). */
+  backwardEvents(frame, ms) {
+    const events = [{ at: 0, run: () => ((this.frame = frame), (this.phase = "backward")) }];
+    const L = this.depth;
+    for (let l = L, n = 0; l >= 1; l -= 1, n += 1) {
+      const at = n * ms;
+      if (ms > 0 && l < L) this.pulse(events, l + 1, "pulse-back", at - ms * 0.85, ms * 0.85);
+      events.push({
+        at,
+        run: () => {
+          this.paintBackward(l, frame);
+          if (ms > 0) this.flash(l, "flash-delta");
+        },
+      });
+    }
+    return events;
+  }
+
+  /** Beat 3: Δw = −η x δ on every line, which then takes its new width. */
+  updateEvents(frame, weightsAfter, ms) {
+    const events = [
+      {
+        at: 0,
+        run: () => {
+          this.frame = frame;
+          this.phase = "update";
+          this.paintUpdate(frame);
+          if (ms > 0) for (let l = 1; l <= this.depth; l += 1) this.linkGroups[l].classList.add("updating");
+        },
+      },
+      { at: ms * 0.4, run: () => this.setWeights(weightsAfter) },
+    ];
+    if (ms > 0)
+      events.push({
+        at: ms * 1.6,
+        run: () => {
+          for (let l = 1; l <= this.depth; l += 1) this.linkGroups[l].classList.remove("updating");
+        },
+      });
+    return events;
+  }
+
+  pulse(events, l, cls, at, duration) {
+    const group = this.linkGroups[l];
+    if (group.classList.contains("dense")) return;
+    events.push({ at: Math.max(0, at), run: () => group.classList.add(cls) });
+    events.push({ at: Math.max(0, at) + duration, run: () => group.classList.remove(cls) });
+  }
+
+  flash(l, cls = "flash") {
+    // Web Animations restart cleanly on every call, unlike toggling a CSS class.
+    if (this.sizes[l] > 64) return;
+    this.units[l].forEach((g, j) => {
+      if (!g || j === 0) return;
+      const target = cls === "flash-delta" ? g.ring : g.body;
+      target.animate(
+        cls === "flash-delta"
+          ? [{ opacity: 0 }, { opacity: 1 }]
+          : [{ strokeWidth: "6px", stroke: "#111" }, { strokeWidth: "1.5px" }],
+        { duration: 450, easing: "ease-out" },
+      );
+    });
+  }
+
+  // ---------------------------------------------------------------- selection
+  click(event) {
+    const unit = event.target.closest?.(".unit");
+    if (unit) {
+      this.onSelect({ kind: "unit", l: Number(unit.dataset.l), j: Number(unit.dataset.j) });
+      return;
+    }
+    const point = this.svg.createSVGPoint();
+    point.x = event.clientX;
+    point.y = event.clientY;
+    const p = point.matrixTransform(this.svg.getScreenCTM().inverse());
+    const edge = this.nearestEdge(p.x, p.y, 8);
+    if (edge) this.onSelect({ kind: "edge", ...edge });
+  }
+
+  nearestEdge(px, py, tolerance) {
+    let best = null;
+    let bestD = tolerance;
+    for (let l = 1; l <= this.depth; l += 1) {
+      const x1 = this.xs[l - 1];
+      const x2 = this.xs[l];
+      if (px < Math.min(x1, x2) - tolerance || px > Math.max(x1, x2) + tolerance) continue;
+      const t = (px - x1) / (x2 - x1);
+      this.edges[l].forEach((row, i) => {
+        const y1 = this.positions[l - 1][i];
+        row.forEach((_, jj) => {
+          const y2 = this.positions[l][jj + 1];
+          // distance from the point to the segment, measured perpendicular to it
+          const dx = x2 - x1;
+          const dy = y2 - y1;
+          const u = Math.max(0, Math.min(1, ((px - x1) * dx + (py - y1) * dy) / (dx * dx + dy * dy)));
+          const d = Math.hypot(px - (x1 + u * dx), py - (y1 + u * dy));
+          if (d < bestD && t > 0 && t < 1) {
+            bestD = d;
+            best = { l, i, j: jj + 1 };
+          }
+        });
+      });
+    }
+    return best;
+  }
+
+  /**
+   * Outline the selected unit or line; with `dim`, fade the lines it does not touch
+   * (a click says "look here"; the page's default choice does not).
+   */
+  select(selection, dim = true) {
+    this.svg.querySelectorAll(".selected, .related").forEach((n) => n.classList.remove("selected", "related"));
+    this.selection = selection;
+    this.svg.classList.toggle("focused", Boolean(selection) && dim);
+    if (!selection) return;
+    if (selection.kind === "unit") {
+      const { l, j } = selection;
+      this.units[l]?.[j]?.classList.add("selected");
+      if (l >= 1 && j >= 1) this.edges[l].forEach((row) => row[j - 1]?.classList.add("related"));
+      if (l < this.depth) this.edges[l + 1][j]?.forEach((line) => line.classList.add("related"));
+    } else {
+      const { l, i, j } = selection;
+      const line = this.edges[l]?.[i]?.[j - 1];
+      line?.classList.add("selected", "related");
+      this.units[l - 1]?.[i]?.classList.add("selected");
+      this.units[l]?.[j]?.classList.add("selected");
+    }
+  }
+
+  unitLabel(l, j) {
+    return `x${sub(j)}(${l})`;
+  }
+
+  edgeLabel(l, i, j) {
+    return `w${indices(i, j)}(${l})`;
+  }
+}
