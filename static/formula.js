@@ -186,7 +186,8 @@ export class FormulaPanel {
     if (activation !== "softmax") {
       html += block("Output and slope of θ", [
         equation(symN("x", j, l), mo("="), theta(), paren(symN("s", j, l)), mo("="), mi(thetaName), paren(mn(s)), mo("="), result(x, "x")),
-        equation(thetaPrime(), paren(symN("s", j, l)), mo("="), d.formula, mo("="), d.numbers, mo("="), `<mn data-q="theta-prime">${num(d.value)}</mn>`),
+        equation(thetaPrime(), paren(symN("s", j, l)), mo("="), d.formula),
+        equation(mo("="), d.numbers, mo("="), `<mn data-q="theta-prime">${num(d.value)}</mn>`),
       ]);
     }
     if (phase === "forward" || !layer.delta) {

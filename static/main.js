@@ -35,6 +35,7 @@ const page = {
   dataset: null,
   frame: null, // the numbers on show: one step's trace (or its beats so far)
   phase: "idle", // the beat on show
+  weights: null, // W(1) … W(L) now (sessions and /train send them; a step's trace has W after)
   weightsBefore: null, // W the shown step started from (for the formulas)
   pinned: null, // training example chosen for the next step
   selection: null,
@@ -133,6 +134,7 @@ async function startSession(setup) {
   const created = await api.create(configOf(setup));
   const old = page.session;
   page.session = created;
+  page.weights = created.state.weights;
   page.setup = { ...setupFromConfig(created.config, setup) };
   writeUrl();
   if (old && old.id !== created.id) api.remove(old.id).catch(() => {});
@@ -199,6 +201,7 @@ async function changeSetup(change) {
     const ok = await run(async () => {
       const answer = await api.patch(page.session.id, patch);
       page.session = answer;
+      page.weights = answer.state.weights;
       page.setup = { ...page.setup, eta: answer.config.learning_rate ?? next.eta, batch: answer.config.batch_size ?? next.batch };
       writeUrl();
       quiet();
@@ -292,11 +295,12 @@ async function step(budget = Infinity) {
   const pending = page.session.state.pending;
   if (pending === "forward") await backwardBeat(budget);
   if (pending === "forward" || pending === "backward") return updateBeat(budget);
-  const known = page.session.state.weights;
+  const known = page.weights;
   const trace = await api.step(page.session.id, nextIndices());
   if (trace.diverged) return diverged(trace);
   page.session.state = trace.state;
   page.weightsBefore = weightsBeforeOf(trace, known);
+  page.weights = trace.layers.map((layer) => layer.weights);
   page.frame = frameOf(trace, page.frame?.example ?? 0);
   remember(trace);
   chart.append([trace.step], [trace.layers.map((l) => l.grad_norm)]);
@@ -306,7 +310,7 @@ async function step(budget = Infinity) {
   const frame = page.frame;
   await playBeat("forward", network.forwardEvents(frame, ms), ms);
   await playBeat("backward", network.backwardEvents(frame, ms), ms);
-  await playBeat("update", network.updateEvents(frame, trace.state.weights, ms), ms);
+  await playBeat("update", network.updateEvents(frame, page.weights, ms), ms);
   return true;
 }
 
@@ -314,7 +318,7 @@ async function forwardBeat() {
   if (page.session.state.pending !== "none") return;
   const answer = await api.forward(page.session.id, nextIndices());
   page.session.state = { ...page.session.state, pending: "forward" };
-  page.weightsBefore = page.session.state.weights;
+  page.weightsBefore = page.weights;
   page.frame = {
     example: Math.min(page.frame?.example ?? 0, answer.input.length - 1),
     step: answer.step,
@@ -349,12 +353,13 @@ async function updateBeat(budget = Infinity) {
   if (trace.diverged) return diverged(trace);
   page.session.state = trace.state;
   page.weightsBefore = weightsBeforeOf(trace, known);
+  page.weights = trace.layers.map((layer) => layer.weights);
   page.frame = frameOf(trace, page.frame?.example ?? 0);
   remember(trace);
   chart.append([trace.step], [trace.layers.map((l) => l.grad_norm)]);
   refresh();
   const ms = beatMs(budget);
-  await playBeat("update", network.updateEvents(page.frame, trace.state.weights, ms), ms);
+  await playBeat("update", network.updateEvents(page.frame, page.weights, ms), ms);
   return true;
 }
 
@@ -366,20 +371,24 @@ function diverged(trace) {
 }
 
 function remember(trace) {
+  // Keep the last steps for undo to show, within about a million numbers.
+  const weights = trace.layers.reduce((n, layer) => n + layer.weights.length * layer.weights[0].length, 0);
+  const keep = Math.max(1, Math.min(20, Math.floor(1e6 / (4 * weights))));
   page.traces.push({ trace, before: page.weightsBefore });
-  if (page.traces.length > 20) page.traces.shift();
+  while (page.traces.length > keep) page.traces.shift();
 }
 
 async function undo() {
   const answer = await api.undo(page.session.id);
   const wasPending = page.session.state.pending !== "none";
   page.session = answer;
+  page.weights = answer.state.weights;
   const step = answer.state.step;
   if (!wasPending) {
     page.traces = page.traces.filter((t) => t.trace.step <= step);
     chart.truncate(step);
   }
-  network.setWeights(answer.state.weights);
+  network.setWeights(page.weights);
   const last = page.traces.at(-1);
   if (last && last.trace.step === step) {
     // show the step we are back at, as it was
@@ -400,8 +409,9 @@ async function reset() {
   stopPlaying();
   const answer = await api.reset(page.session.id);
   page.session = answer;
+  page.weights = answer.state.weights;
   page.traces = [];
-  network.setWeights(answer.state.weights);
+  network.setWeights(page.weights);
   chart.reset(answer.config.layers.length - 1);
   clearFrame();
   renderFormula();
@@ -467,9 +477,10 @@ async function fastForward(total) {
       const answer = await api.train(page.session.id, Math.min(FF_CHUNK, total - done), recordEvery);
       done += answer.steps_done;
       page.session.state = answer.state;
+      if (answer.state.weights) page.weights = answer.state.weights;
       chart.append(answer.history.step, answer.history.grad_norm);
       controls.progress(done, total);
-      network.setWeights(answer.state.weights);
+      network.setWeights(page.weights);
       refresh();
       if (answer.diverged) {
         say(answer.message || "The run diverged: lower the learning rate η.");
@@ -527,7 +538,7 @@ function renderFormula() {
     phase: page.phase,
     info: page.info,
     weightsBefore: page.weightsBefore,
-    weightsNow: page.session?.state.weights,
+    weightsNow: page.weights,
     eta: page.frame ? page.session?.state.learning_rate : page.setup.eta,
     sizes: page.session?.config.layers ?? page.setup.layers,
   });

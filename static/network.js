@@ -28,6 +28,8 @@ function el(name, attrs = {}, parent = null) {
   return node;
 }
 
+const detailOf = (view) => view.detail?.[0];
+
 /** Stroke width of weight w: grows like √|w| so that small weights stay visible. */
 function edgeWidth(w, factor) {
   return factor * (0.7 + 3.6 * Math.sqrt(Math.min(Math.abs(w), 4)));
@@ -77,18 +79,27 @@ export class NetworkView {
       const count = (sizes[l - 1] + 1) * sizes[l];
       const group = el("g", { class: "links", id: `links-${l}` }, edgesRoot);
       group.classList.toggle("dense", count > DENSE_LAYER);
-      const rows = [];
-      const fragment = document.createDocumentFragment();
+      group.classList.toggle("busy", count > 60);
+      // Lines are written in slot units (x: 0 → 1 across the gap, y: units from the
+      // column's middle) and placed by the group's transform: a resize moves L groups,
+      // not every line. The markup is built as one string: 60 000 lines in well
+      // under a second, where createElementNS one by one takes several.
+      const u0 = this.slotOffsets(l - 1);
+      const u1 = this.slotOffsets(l);
+      const parts = [];
       for (let i = 0; i <= sizes[l - 1]; i += 1) {
+        const cls = i === 0 ? "edge bias-edge" : "edge";
+        for (let j = 1; j <= sizes[l]; j += 1)
+          parts.push(`<line id="link-${l}-${i}-${j}" class="${cls}" x1="0" y1="${u0[i]}" x2="1" y2="${u1[j]}"/>`);
+      }
+      group.innerHTML = parts.join("");
+      const lines = group.children;
+      const rows = [];
+      for (let i = 0, n = 0; i <= sizes[l - 1]; i += 1) {
         const row = [];
-        for (let j = 1; j <= sizes[l]; j += 1) {
-          const line = el("line", { id: `link-${l}-${i}-${j}`, class: i === 0 ? "edge bias-edge" : "edge" });
-          fragment.append(line);
-          row.push(line);
-        }
+        for (let j = 1; j <= sizes[l]; j += 1, n += 1) row.push(lines[n]);
         rows.push(row);
       }
-      group.append(fragment);
       this.linkGroups.push(group);
       this.edges.push(rows);
     }
@@ -133,6 +144,19 @@ export class NetworkView {
     this.clearValues();
   }
 
+  /**
+   * Vertical place of each unit of column l in slots from the column's middle:
+   * [bias, x_1, …, x_d] (no bias in the output column: entry 0 is null).
+   */
+  slotOffsets(l) {
+    const L = this.depth;
+    const bias = l < L ? BIAS_SLOT : 0;
+    const half = (this.sizes[l] + bias) / 2;
+    const offsets = [l < L ? BIAS_SLOT / 2 - half : null];
+    for (let j = 1; j <= this.sizes[l]; j += 1) offsets.push(bias + j - 0.5 - half);
+    return offsets;
+  }
+
   makeBias(root, l) {
     const g = el("g", { class: "unit bias", id: `unit-${l}-0`, "data-l": l, "data-j": 0 }, root);
     g.body = el("rect", { class: "body" }, g);
@@ -166,14 +190,7 @@ export class NetworkView {
     const k = this.present ? 1.3 : 1; // projector mode: everything larger
     const top = 50 * k;
     const bottom = 34 * k;
-    // room for the input's names on the left and the output's δ on the right
-    const left = Math.min(95 * k, width * 0.1);
-    const right = Math.min(150 * k, width * 0.18);
-    const colGap = (width - left - right) / Math.max(L, 1);
     const areaH = height - top - bottom;
-    this.positions = [];
-    this.radius = [];
-    this.detail = [];
     // One slot height and one radius for the whole drawing, set by the fullest column,
     // so that units line up and compare. In full detail s is written left of a unit
     // (it is made from the lines coming in from the left) and δ right of it (δ comes
@@ -181,23 +198,31 @@ export class NetworkView {
     const most = Math.max(...this.sizes.map((d, l) => d + (l < L ? BIAS_SLOT : 0)));
     const slot = Math.min(areaH / most, 150 * k);
     this.slot = slot;
-    const r = Math.max(2, Math.min(slot * 0.36, colGap * 0.13, 40 * k));
-    // s and δ beside the units need about 11 characters' width between two columns:
-    // their type gets as large as that room allows.
-    this.labelFont = Math.min(17 * k, r * 0.5 * k, (colGap - 2.6 * r - 12) / 11);
-    const full = this.labelFont >= 12 && r >= 18;
-    // full: x inside, s and δ beside; value: x inside only; none: colour only
-    const detail = full ? "full" : r >= 13 ? "value" : "none";
+    // Margins: room for the input's names on the left and the output's δ on the right
+    // when numbers are written; try that first, and fall back to narrow margins.
+    let left, colGap, r, detail;
+    for (const wide of [true, false]) {
+      left = wide ? Math.min(95 * k, width * 0.1) : 30 * k;
+      const right = wide ? Math.min(150 * k, width * 0.18) : 30 * k;
+      colGap = (width - left - right) / Math.max(L, 1);
+      r = Math.max(2, Math.min(slot * 0.36, Math.max(colGap * 0.13, Math.min(colGap * 0.2, 9)), 40 * k));
+      // s and δ beside the units need about 11 characters' width between two
+      // columns: their type gets as large as that room allows.
+      this.labelFont = Math.min(17 * k, r * 0.5 * k, (colGap - 2.6 * r - 12) / 11);
+      const full = this.labelFont >= 12 && r >= 18;
+      // full: x inside, s and δ beside; value: x inside only; none: colour only
+      detail = full ? "full" : r >= 13 ? "value" : "none";
+      if (full) break;
+    }
+    this.colGap = colGap;
+    this.positions = [];
+    this.radius = [];
+    this.detail = [];
     for (let l = 0; l <= L; l += 1) {
-      const count = this.sizes[l] + (l < L ? BIAS_SLOT : 0);
       const x = left + l * colGap;
-      const y0 = top + (areaH - count * slot) / 2;
-      const ys = [];
-      if (l < L) ys.push(y0 + (BIAS_SLOT * slot) / 2);
-      const first = y0 + (l < L ? BIAS_SLOT * slot : 0) + slot / 2;
-      for (let n = 0; n < this.sizes[l]; n += 1) ys.push(first + n * slot);
       // the bias unit sits on top of its column, above x_1 … x_d
-      this.positions.push(l < L ? ys : [null, ...ys]);
+      const middle = top + areaH / 2;
+      this.positions.push(this.slotOffsets(l).map((u) => (u === null ? null : middle + u * slot)));
       this.radius.push(r);
       this.detail.push(detail);
       this.headers[l].setAttribute("x", x);
@@ -212,7 +237,7 @@ export class NetworkView {
     }
     for (let l = 0; l <= L; l += 1) {
       const r = this.radius[l];
-      const font = Math.max(9, Math.min(r * 0.6, 20 * k));
+      const font = Math.max(9, Math.min(r * 0.56, 20 * k));
       const labelFont = Math.max(12, this.labelFont);
       this.units[l].forEach((g, j) => {
         if (!g) return;
@@ -229,6 +254,8 @@ export class NetworkView {
         }
         g.value.style.fontSize = `${font}px`;
         g.sLabel.style.fontSize = `${labelFont}px`;
+        if (j === 0) g.sLabel.style.display = this.detail[l] === "full" ? "" : "none";
+        if (j === 0) g.value.style.display = r >= 9 ? "" : "none";
         if (j === 0) {
           g.sLabel.setAttribute("x", -(r * 0.75 + 6));
           g.sLabel.setAttribute("y", labelFont * 0.35);
@@ -243,20 +270,10 @@ export class NetworkView {
       });
     }
     for (let l = 1; l <= L; l += 1) {
-      const x1 = this.xs[l - 1];
-      const x2 = this.xs[l];
-      this.edges[l].forEach((row, i) => {
-        const y1 = this.positions[l - 1][i];
-        row.forEach((line, jj) => {
-          const y2 = this.positions[l][jj + 1];
-          line.setAttribute("x1", x1);
-          line.setAttribute("y1", y1);
-          line.setAttribute("x2", x2);
-          line.setAttribute("y2", y2);
-        });
-      });
+      this.linkGroups[l].setAttribute("transform", `matrix(${colGap} 0 0 ${slot} ${this.xs[l - 1]} ${top + areaH / 2})`);
     }
     if (this.edgeLabels) this.placeEdgeLabels(k);
+    if (this.weights && this.weights.length === L) this.setWeights(this.weights);
     const outX = this.xs[L];
     const lastY = this.positions[L].at(-1);
     const rOut = this.radius[L];
@@ -269,7 +286,14 @@ export class NetworkView {
       node.setAttribute("y", Math.min(lastY + dy, height - 6));
       node.style.fontSize = `${noteFont}px`;
     }
-    this.exampleNote.setAttribute("x", this.xs[0]);
+    // in narrow margins the notes keep inside the drawing
+    const narrow = detailOf(this) !== "full";
+    for (const node of [this.targetNote, this.errorNote]) {
+      node.setAttribute("x", narrow ? width - 6 : outX);
+      node.style.textAnchor = narrow ? "end" : "middle";
+    }
+    this.exampleNote.setAttribute("x", 8);
+    this.exampleNote.style.textAnchor = "start";
     this.exampleNote.setAttribute("y", height - 14 * k);
     this.exampleNote.style.fontSize = `${15 * k}px`;
     if (this.frame) this.paintAll();
@@ -346,7 +370,8 @@ export class NetworkView {
     for (let l = 1; l <= this.depth; l += 1) {
       const W = weights[l - 1];
       const count = W.length * (W[0]?.length ?? 0);
-      const factor = Math.min(1, 7 / Math.sqrt(count));
+      // many lines, or columns close together: thinner lines, so the picture stays legible
+      const factor = Math.min(1, 5 / Math.sqrt(count)) * Math.min(1, (this.colGap ?? 300) / 220);
       this.edges[l].forEach((row, i) =>
         row.forEach((line, jj) => {
           const w = W[i]?.[jj];
