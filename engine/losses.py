@@ -65,6 +65,11 @@ def _cross_entropy_delta(s: Array, x: Array, y: Array, theta: Activation) -> Arr
     return d
 
 
+def mean_error(loss: Loss, s: Array, x: Array, y: Array) -> float:
+    """e averaged over the B examples of a batch (one reduction, no ``.mean`` overhead)."""
+    return float(np.add.reduce(loss.error(s, x, y))) / s.shape[0]
+
+
 LOSSES: dict[str, Loss] = {
     "squared": Loss("squared", _squared_error, _squared_delta),
     "cross_entropy": Loss("cross_entropy", _cross_entropy_error, _cross_entropy_delta),

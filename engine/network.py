@@ -26,7 +26,7 @@ import numpy as np
 from .activations import OUTPUT_ACTIVATIONS, Activation, get_activation
 from .datasets import Dataset, encode_labels
 from .init import INIT_SCHEMES, init_weights
-from .losses import INDEX, REAL, ZERO_ONE, Loss, check_pair, get_loss
+from .losses import INDEX, REAL, ZERO_ONE, Loss, check_pair, get_loss, mean_error
 
 Array = np.ndarray
 
@@ -349,9 +349,13 @@ class Network:
             self._order_cache = (epoch, order)
         return order
 
-    def _next_indices(self, batch_size: int) -> tuple[Array, int, int]:
+    def _next_indices(
+        self, batch_size: int, epoch: int | None = None, pos: int | None = None
+    ) -> tuple[Array, int, int]:
         """The next B example indices and the (epoch, position) they lead to."""
-        epoch, pos, n = self.state.epoch, self.state.position, self.n_train
+        if epoch is None:
+            epoch, pos = self.state.epoch, self.state.position
+        n = self.n_train
         if pos + batch_size <= n:
             return self.epoch_order(epoch)[pos : pos + batch_size], epoch, pos + batch_size
         parts = []
@@ -384,7 +388,7 @@ class Network:
         s_all, xa_all = [], [xa0]
         xa = xa0
         for l, w in enumerate(weights):
-            s = xa @ w  # s(l) = x(l-1) W(l), bias via x_0 = 1
+            s = np.dot(xa, w)  # s(l) = x(l-1) W(l), bias via x_0 = 1
             s_all.append(s)
             if l == last:
                 out = self._out.forward(s, np.empty_like(s))
@@ -419,30 +423,13 @@ class Network:
     def run(self, steps: int) -> RunRecord:
         """Fast-forward ``steps`` iterations, recording error, ‖G(l)‖_F and mean |δ(l)|.
 
-        Stops early (``diverged``) before the first step that would not be finite.
-        Call it in chunks to report progress and to be able to stop.
+        The same arithmetic as ``step`` (the weights agree bit for bit), in reused
+        buffers and without traces. Stops early (``diverged``) before the first step
+        that would not be finite. Call it in chunks to report progress and to stop.
         """
-        L = self.config.depth
-        err = np.empty(steps)
-        gn = np.empty((steps, L))
-        dm = np.empty((steps, L))
-        first = self.state.step + 1
-        eta = self.config.learning_rate
-        with np.errstate(all="ignore"):
-            for k in range(steps):
-                fwd = self._forward_phase(None)
-                bwd = self._backward_phase(fwd)
-                new = self._updated(fwd, bwd, eta)
-                if new is None:
-                    msg = _refusal(fwd, bwd, eta)
-                    return RunRecord(
-                        np.arange(first, first + k), err[:k], gn[:k], dm[:k], True, msg
-                    )
-                self._commit(fwd, new[1])
-                err[k] = fwd.error
-                gn[k] = bwd.grad_norm
-                dm[k] = bwd.delta_mean_abs
-        return RunRecord(np.arange(first, first + steps), err, gn, dm)
+        from .fastforward import fast_forward
+
+        return fast_forward(self, steps)
 
     def _forward_phase(self, indices) -> Forward:
         if indices is None:
@@ -452,7 +439,7 @@ class Network:
             epoch, pos = self.state.epoch, self.state.position
         s, xa, out = self.propagate(self._xa_train[idx])
         y = self._y_train[idx]
-        err = float(self._loss.error(s[-1], out, y).mean())
+        err = mean_error(self._loss, s[-1], out, y)
         return Forward(self.state.step + 1, idx, y, tuple(s), tuple(xa), out, err, epoch, pos)
 
     def _backward_phase(self, fwd: Forward) -> Backward:
@@ -553,7 +540,7 @@ class Network:
         y = encode_labels(y_raw, self.encoding)
         with np.errstate(all="ignore"):
             s, _, out = self.propagate(self._inputs(x))
-            err = float(self._loss.error(s[-1], out, y).mean())
+            err = mean_error(self._loss, s[-1], out, y)
         return err, self.accuracy(out, y_raw)
 
     def batch_error(self, indices, weights=None) -> float:
@@ -561,7 +548,7 @@ class Network:
         idx = self._check_indices(indices)
         with np.errstate(all="ignore"):
             s, _, out = self.propagate(self._xa_train[idx], weights)
-            return float(self._loss.error(s[-1], out, self._y_train[idx]).mean())
+            return mean_error(self._loss, s[-1], out, self._y_train[idx])
 
     def grid(self, resolution: int = 41, padding: float = 0.1):
         """Output and every hidden unit's x over a square grid on the 2-D input plane.
