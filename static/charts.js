@@ -7,7 +7,16 @@
 import { layerColor } from "./colors.js";
 
 const MAX_POINTS = 4000;
+// A redraw costs plotly 20–50 ms: at most every REDRAW_MS, and never more than a
+// tenth of the time, so that Play at 30–60 steps/s keeps its pace.
 const REDRAW_MS = 250;
+
+/** 1, 2 or 5 × 10ⁿ, at least 1 and at least `raw`. */
+function niceStep(raw) {
+  const power = 10 ** Math.floor(Math.log10(Math.max(raw, 1)));
+  for (const m of [1, 2, 5, 10]) if (m * power >= raw) return m * power;
+  return 10 * power;
+}
 
 export class GradientChart {
   constructor(div) {
@@ -20,6 +29,7 @@ export class GradientChart {
     this.present = false;
     this.drawn = false;
     this.revision = 0; // plotly redraws data only when this changes (arrays grow in place)
+    this.drawCost = 0;
   }
 
   reset(depth) {
@@ -71,11 +81,14 @@ export class GradientChart {
 
   schedule(now = false) {
     if (this.timer !== null) return;
-    const wait = now ? 0 : Math.max(0, REDRAW_MS - (performance.now() - this.lastDraw));
+    const interval = Math.min(1000, Math.max(REDRAW_MS, 10 * this.drawCost));
+    const wait = now ? 0 : Math.max(0, interval - (performance.now() - this.lastDraw));
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.lastDraw = performance.now();
+      const started = performance.now();
       this.draw();
+      this.lastDraw = performance.now();
+      this.drawCost = this.lastDraw - started;
     }, wait);
   }
 
@@ -99,7 +112,16 @@ export class GradientChart {
       plot_bgcolor: "#ffffff",
       showlegend: this.depth <= 8,
       legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: font - 1 } },
-      xaxis: { title: { text: "step", standoff: 4 }, zeroline: false, gridcolor: "#e5e5e5", rangemode: "tozero" },
+      xaxis: {
+        title: { text: "step", standoff: 4 },
+        zeroline: false,
+        gridcolor: "#e5e5e5",
+        rangemode: "tozero",
+        // whole steps only: 1, 2, 5 × 10ⁿ apart
+        tickmode: "linear",
+        tick0: 0,
+        dtick: niceStep((this.steps.at(-1) ?? 1) / 6),
+      },
       yaxis: { type: "log", title: { text: "‖∂e/∂W(l)‖", standoff: 4 }, gridcolor: "#e5e5e5", exponentformat: "power" },
       uirevision: "keep",
       datarevision: (this.revision += 1),

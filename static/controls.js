@@ -30,6 +30,7 @@ const dom = {
   present: $("#btn-present"),
   counter: $("#step-counter"),
   exampleError: $("#metric-example-error"),
+  exampleErrorLabel: $("#metric-example-error-label"),
   trainError: $("#metric-train-error"),
   accuracy: $("#metric-accuracy"),
   preset: $("#preset"),
@@ -77,6 +78,20 @@ export class Controls {
     // Setup fields apply on "change" (Enter or leaving the field), not on every key.
     dom.form.addEventListener("change", (event) => this.formChanged(event.target));
     dom.form.addEventListener("submit", (event) => event.preventDefault());
+    // Enter applies a field and hands the keyboard back to the shortcuts (Space = step).
+    dom.form.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && event.target.matches("input")) {
+        event.preventDefault();
+        event.target.blur();
+      }
+    });
+    dom.ffSteps.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        dom.ffSteps.blur();
+        dom.ff.click();
+      }
+    });
     document.addEventListener("keydown", (event) => this.key(event));
   }
 
@@ -223,6 +238,7 @@ export class Controls {
     dom.play.setAttribute("aria-pressed", String(page.playing));
     dom.play.firstChild.textContent = page.playing ? "Pause " : "Play ";
     dom.stop.hidden = !page.fastForwarding;
+    document.body.classList.toggle("fast-forwarding", page.fastForwarding);
     dom.progress.hidden = !page.fastForwarding;
     if (state) {
       dom.counter.textContent = String(state.step);
@@ -233,6 +249,7 @@ export class Controls {
     const frame = page.frame;
     dom.exampleError.textContent = frame && frame.error !== undefined ? num(frame.error) : "–";
     const batch = frame?.input?.length ?? 1;
+    dom.exampleErrorLabel.textContent = batch > 1 ? "mean error on this batch" : "error on this example";
     dom.batchPicker.hidden = batch <= 1;
     if (batch > 1) dom.exampleLabel.textContent = `example ${frame.example + 1} of ${batch}`;
     dom.present.setAttribute("aria-pressed", String(Boolean(page.setup.present)));

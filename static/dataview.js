@@ -20,9 +20,11 @@ export class DataView {
     this.data = null;
     this.current = [];
     this.pinned = null;
+    // The nearest training point within reach of the click: points are small and
+    // overlap, and a lecturer clicks from the side of the room.
     svg.addEventListener("click", (event) => {
-      const point = event.target.closest?.(".point");
-      if (point) this.onPick(Number(point.dataset.index));
+      const index = this.nearest(event.clientX, event.clientY, 14);
+      if (index !== null) this.onPick(index);
     });
     new ResizeObserver(() => this.draw()).observe(svg);
   }
@@ -69,7 +71,7 @@ export class DataView {
     if (ox > left && ox < left + size) el("line", { class: "axis", x1: ox, x2: ox, y1: topY, y2: topY + size }, this.svg);
     if (oy > topY && oy < topY + size) el("line", { class: "axis", x1: left, x2: left + size, y1: oy, y2: oy }, this.svg);
 
-    const r = Math.max(2.5, Math.min(6, size / Math.sqrt(all.length) / 3.2));
+    const r = Math.max(3, Math.min(7, size / Math.sqrt(all.length) / 2.4));
     const colour = (y) => (data.classes === 0 ? valueColor(y) : classColor(y, data.classes));
     const testGroup = el("g", { class: "test-points" }, this.svg);
     test.forEach(([a, b], n) => {
@@ -87,6 +89,24 @@ export class DataView {
     this.marks = el("g", { class: "marks" }, this.svg);
     this.radius = r;
     this.paintMarks();
+  }
+
+  nearest(clientX, clientY, reach) {
+    if (!this.points) return null;
+    const p = this.svg.createSVGPoint();
+    p.x = clientX;
+    p.y = clientY;
+    const q = p.matrixTransform(this.svg.getScreenCTM().inverse());
+    let best = null;
+    let bestD = reach;
+    this.points.forEach((c, n) => {
+      const d = Math.hypot(Number(c.getAttribute("cx")) - q.x, Number(c.getAttribute("cy")) - q.y);
+      if (d < bestD) {
+        bestD = d;
+        best = n;
+      }
+    });
+    return best;
   }
 
   /** Ring the examples of the step on show; pin the example chosen for the next step. */

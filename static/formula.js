@@ -184,10 +184,16 @@ export class FormulaPanel {
     // θ'(s) — a display formula from x (the engine's δ below already contains it)
     const d = slope(activation, s, x);
     if (activation !== "softmax") {
+      const slopeLines =
+        activation === "identity"
+          ? [equation(thetaPrime(), paren(symN("s", j, l)), mo("="), `<mn data-q="theta-prime">1</mn>`)]
+          : [
+              equation(thetaPrime(), paren(symN("s", j, l)), mo("="), d.formula),
+              equation(mo("="), d.numbers, mo("="), `<mn data-q="theta-prime">${num(d.value)}</mn>`),
+            ];
       html += block("Output and slope of θ", [
         equation(symN("x", j, l), mo("="), theta(), paren(symN("s", j, l)), mo("="), mi(thetaName), paren(mn(s)), mo("="), result(x, "x")),
-        equation(thetaPrime(), paren(symN("s", j, l)), mo("="), d.formula),
-        equation(mo("="), d.numbers, mo("="), `<mn data-q="theta-prime">${num(d.value)}</mn>`),
+        ...slopeLines,
       ]);
     }
     if (phase === "forward" || !layer.delta) {

@@ -24,7 +24,7 @@ const CAPTIONS = {
     '<b>2 · Backward.</b> δ from the output back: <span class="math">δ<sub>i</sub>(l−1) = θ′(s<sub>i</sub>(l−1)) Σ<sub>j</sub> w<sub>ij</sub>(l) δ<sub>j</sub>(l)</span>.',
   update:
     '<b>3 · Update.</b> Each line: <span class="math">Δw<sub>ij</sub>(l) = −η x<sub>i</sub>(l−1) δ<sub>j</sub>(l)</span>, new width.',
-  fastforward: "<b>Fast-forward.</b> Steps run on the server; the drawing shows the weights as they are now.",
+  fastforward: "<b>Fast-forward.</b> The server runs the steps; the lines show the weights.",
 };
 
 // The page's state: everything the controls and the drawing read.
@@ -111,6 +111,7 @@ async function handle(error) {
   if (error.expired) {
     stopPlaying();
     // The server forgot the session (idle too long or restarted): start again from the URL.
+    page.session = null; // nothing to delete
     await startSession(page.setup).catch(() => {});
     say("The session had expired, so a new one was started from the setup in the address bar (step 0).", "info");
     return;
@@ -164,9 +165,23 @@ async function startSession(setup) {
   setBeat("idle");
 }
 
+// The chart shows each step while there are few; beyond CHART_POINTS it shows the
+// server's history averaged down to CHART_POINTS points (exact means over the steps
+// each point covers), fetched at most once a second.
+const CHART_POINTS = 400;
+let historyDue = 0;
+
 async function loadHistory() {
-  const history = await api.history(page.session.id, 0, 1000);
+  historyDue = performance.now() + 1000;
+  const history = await api.history(page.session.id, 0, CHART_POINTS);
   chart.setHistory(history);
+}
+
+function chartStep(trace) {
+  chart.append([trace.step], [trace.layers.map((l) => l.grad_norm)]);
+  if (chart.steps.length > CHART_POINTS * 1.5 && performance.now() > historyDue) {
+    loadHistory().catch(() => {});
+  }
 }
 
 function writeUrl() {
@@ -286,8 +301,7 @@ async function playBeat(beat, events, ms) {
 function nextIndices() {
   if (page.pinned === null) return undefined;
   const indices = [page.pinned];
-  page.pinned = null; // a picked point is used by one step
-  dataView.mark(dataView.current, null);
+  pick(null); // a picked point is used by one step
   return indices;
 }
 
@@ -303,15 +317,44 @@ async function step(budget = Infinity) {
   page.weights = trace.layers.map((layer) => layer.weights);
   page.frame = frameOf(trace, page.frame?.example ?? 0);
   remember(trace);
-  chart.append([trace.step], [trace.layers.map((l) => l.grad_norm)]);
+  chartStep(trace);
   dataView.mark(trace.indices, page.pinned);
   refresh();
   const ms = beatMs(budget);
   const frame = page.frame;
+  if (ms === 0) {
+    showStill(frame);
+    return true;
+  }
   await playBeat("forward", network.forwardEvents(frame, ms), ms);
   await playBeat("backward", network.backwardEvents(frame, ms), ms);
   await playBeat("update", network.updateEvents(frame, page.weights, ms), ms);
   return true;
+}
+
+/** A whole step at once, without animation (animation off, or Play too fast for it). */
+function showStill(frame) {
+  const svg = $("#network");
+  svg.classList.add("still");
+  network.frame = frame;
+  network.phase = "update";
+  network.clearEdgeLabels();
+  network.paintAll("update");
+  network.setWeights(page.weights);
+  setBeat("update");
+  document.body.dataset.animating = "false";
+  // In fast Play nobody reads the formulas of every step: draw them a few times a second.
+  if (page.playing && page.setup.rate > 4) scheduleFormula();
+  else renderFormula();
+}
+
+let formulaTimer = null;
+function scheduleFormula() {
+  if (formulaTimer !== null) return;
+  formulaTimer = setTimeout(() => {
+    formulaTimer = null;
+    renderFormula();
+  }, 200);
 }
 
 async function forwardBeat() {
@@ -356,7 +399,7 @@ async function updateBeat(budget = Infinity) {
   page.weights = trace.layers.map((layer) => layer.weights);
   page.frame = frameOf(trace, page.frame?.example ?? 0);
   remember(trace);
-  chart.append([trace.step], [trace.layers.map((l) => l.grad_norm)]);
+  chartStep(trace);
   refresh();
   const ms = beatMs(budget);
   await playBeat("update", network.updateEvents(page.frame, page.weights, ms), ms);
@@ -387,6 +430,7 @@ async function undo() {
   if (!wasPending) {
     page.traces = page.traces.filter((t) => t.trace.step <= step);
     chart.truncate(step);
+    if (step > CHART_POINTS) await loadHistory();
   }
   network.setWeights(page.weights);
   const last = page.traces.at(-1);
@@ -456,8 +500,9 @@ async function playLoop() {
       break;
     }
     const left = budget - (performance.now() - started);
-    // always yield at least one frame so the browser paints between steps
-    await (left > 1 ? sleep(left) : nextFrame());
+    // Behind schedule, go straight on: waiting for the response of the next step
+    // leaves the browser the time to paint this one.
+    if (left > 1) await sleep(left);
   }
 }
 
@@ -468,9 +513,10 @@ async function fastForward(total) {
   page.fastForwarding = true;
   page.stopRequested = false;
   controls.progress(0, total);
+  clearFrame();
   setBeat("fastforward");
   refresh();
-  const recordEvery = Math.max(1, Math.ceil(total / 2000));
+  const recordEvery = Math.max(1, Math.ceil(Math.min(total, FF_CHUNK) / 50));
   let done = 0;
   try {
     while (done < total && !page.stopRequested) {
@@ -478,7 +524,7 @@ async function fastForward(total) {
       done += answer.steps_done;
       page.session.state = answer.state;
       if (answer.state.weights) page.weights = answer.state.weights;
-      chart.append(answer.history.step, answer.history.grad_norm);
+      await loadHistory();
       controls.progress(done, total);
       network.setWeights(page.weights);
       refresh();
@@ -515,6 +561,8 @@ function select(selection) {
 
 function pick(index) {
   page.pinned = page.pinned === index ? null : index;
+  if (index !== null && page.session?.state.batch_size > 1 && page.pinned !== null)
+    say(`The next step uses example #${index} alone (a batch of 1).`, "info");
   dataView.mark(dataView.current, page.pinned);
   $("#data-hint").textContent =
     page.pinned === null ? "click a point: the next step uses it" : `next step uses example #${index} (click it again to cancel)`;
@@ -579,7 +627,6 @@ function layoutChrome() {
 window.addEventListener("resize", layoutChrome);
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const nextFrame = () => new Promise((resolve) => requestAnimationFrame(() => resolve()));
 
 // ---------------------------------------------------------------------- start
 async function checkHealth() {
@@ -618,6 +665,6 @@ async function start() {
 }
 
 // Tests and the benchmark read the page's state through this (read-only by convention).
-window.backpropLab = { page, network, chart };
+window.backpropLab = { page, network, chart, formula, dataView, controls };
 
 start();

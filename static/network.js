@@ -190,7 +190,7 @@ export class NetworkView {
     const k = this.present ? 1.3 : 1; // projector mode: everything larger
     const top = 50 * k;
     const bottom = 34 * k;
-    const areaH = height - top - bottom;
+    const areaH = Math.max(height - top - bottom, 60); // a drawing squeezed mid-resize
     // One slot height and one radius for the whole drawing, set by the fullest column,
     // so that units line up and compare. In full detail s is written left of a unit
     // (it is made from the lines coming in from the left) and δ right of it (δ comes
@@ -203,8 +203,8 @@ export class NetworkView {
     let left, colGap, r, detail;
     for (const wide of [true, false]) {
       left = wide ? Math.min(95 * k, width * 0.1) : 30 * k;
-      const right = wide ? Math.min(150 * k, width * 0.18) : 30 * k;
-      colGap = (width - left - right) / Math.max(L, 1);
+      const right = wide ? Math.min(165 * k, width * 0.2) : 30 * k;
+      colGap = Math.max(width - left - right, 60) / Math.max(L, 1);
       r = Math.max(2, Math.min(slot * 0.36, Math.max(colGap * 0.13, Math.min(colGap * 0.2, 9)), 40 * k));
       // s and δ beside the units need about 11 characters' width between two
       // columns: their type gets as large as that room allows.
@@ -245,7 +245,7 @@ export class NetworkView {
         g.setAttribute("transform", `translate(${this.xs[l]},${y})`);
         g.dataset.detail = this.detail[l];
         if (j === 0) {
-          const a = Math.min(r * 1.5, BIAS_SLOT * 0.62 * this.slot);
+          const a = Math.max(2, Math.min(r * 1.5, BIAS_SLOT * 0.62 * this.slot));
           for (const [name, v] of Object.entries({ x: -a / 2, y: -a / 2, width: a, height: a, rx: a * 0.18 }))
             g.body.setAttribute(name, v);
         } else {
@@ -286,12 +286,13 @@ export class NetworkView {
       node.setAttribute("y", Math.min(lastY + dy, height - 6));
       node.style.fontSize = `${noteFont}px`;
     }
-    // in narrow margins the notes keep inside the drawing
+    // in narrow margins the notes go to the bottom right corner, inside the drawing
     const narrow = detailOf(this) !== "full";
-    for (const node of [this.targetNote, this.errorNote]) {
+    [this.targetNote, this.errorNote].forEach((node, n) => {
       node.setAttribute("x", narrow ? width - 6 : outX);
       node.style.textAnchor = narrow ? "end" : "middle";
-    }
+      if (narrow) node.setAttribute("y", height - 8 - (1 - n) * noteFont * 1.25);
+    });
     this.exampleNote.setAttribute("x", 8);
     this.exampleNote.style.textAnchor = "start";
     this.exampleNote.setAttribute("y", height - 14 * k);

@@ -16,6 +16,7 @@ from tests.test_page_support import (
     sizes_drawn,
     wait_ready,
     wait_step_done,
+    wait_units,
 )
 
 pytestmark = pytest.mark.browser
@@ -165,12 +166,6 @@ def test_a_step_plays_forward_backward_update_in_order(page):
     page.screenshot(path=ARTIFACTS / "beat-2-backward-animating.png")
     wait_step_done(page, 1)
     assert page.evaluate("window.beats") == ["forward", "backward", "update"]
-
-
-def wait_units(page, count: int) -> None:
-    page.wait_for_function(
-        "(n) => document.querySelectorAll('#network .unit:not(.bias)').length === n", arg=count
-    )
 
 
 def test_architecture_editor_redraws_units_and_lines(page):

@@ -52,6 +52,18 @@ def wait_step_done(page, step: int) -> None:
     )
 
 
+def wait_units(page, count: int) -> None:
+    """Wait until the drawing has ``count`` units (bias units not counted)."""
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('#network .unit:not(.bias)').length === n", arg=count
+    )
+
+
+def wait_idle(page) -> None:
+    """Wait until the page is neither playing nor waiting for the server."""
+    page.wait_for_function("() => !(backpropLab.page.playing || backpropLab.page.busy)")
+
+
 def sizes_drawn(page) -> dict:
     """Units, bias units and lines in the drawing."""
     return page.evaluate(
