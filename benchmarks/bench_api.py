@@ -49,6 +49,7 @@ TARGET_RATIO = 0.50  # step req/s >= 50 % of healthz req/s at 50 connections
 TARGET_GZIP_BYTES = 6000  # gzipped step body <= 6 KB
 TARGET_P99_MS = 250.0  # classroom p99
 TARGET_NON2XX = 0
+NOISY_OTHER_CPU = 0.25  # other processes' CPU (cores) above which the numbers are noisy
 START_DELAY_MS = 1000  # whole seconds, as wrk -d takes; see delay() below
 
 # One script for every run. Arguments after wrk's "--": the start delay in ms, method, path
@@ -116,10 +117,17 @@ class Run:
     socket_errors: int
     server_cpu: float  # fraction of one core
     wrk_cpu: float  # fraction of one core
+    other_cpu: float  # fraction of one core: everything else on the machine
+    wall: float  # seconds the load ran, as timed here
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        """Server CPU per request: unlike req/s, barely moved by other load on the machine."""
+        return self.server_cpu * self.wall / max(self.requests, 1) * 1e6
 
     @property
     def bytes_per_response(self) -> float:
@@ -188,6 +196,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def busy_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy (all cores, all processes), from /proc."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(
+        int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
 def create_sessions(port: int, n: int) -> list[str]:
     ids = []
     for _ in range(n):
@@ -237,12 +253,14 @@ def wrk(
         *ids,
     ]
     server_before = cpu_seconds(server.pid)
+    machine_before = busy_cpu_seconds()
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 70)
     wall = time.monotonic() - started - start_delay / 1e3  # the load's own wall time
     children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_cpu = cpu_seconds(server.pid) - server_before
+    machine_cpu = busy_cpu_seconds() - machine_before
     wrk_cpu = (children_after.ru_utime - children_before.ru_utime) + (
         children_after.ru_stime - children_before.ru_stime
     )
@@ -264,6 +282,8 @@ def wrk(
         socket_errors=r["socket_errors"],
         server_cpu=server_cpu / wall,
         wrk_cpu=wrk_cpu / wall,
+        other_cpu=max(0.0, machine_cpu - server_cpu - wrk_cpu) / (wall + start_delay / 1e3),
+        wall=wall,
     )
 
 
@@ -272,19 +292,30 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
+RUN_COLUMNS = (  # header, width, format, value
+    ("conns", 5, "d", lambda r: r.connections),
+    ("req/s", 6, ".0f", lambda r: r.rps),
+    ("p50 ms", 7, ".2f", lambda r: r.p50_ms),
+    ("p99 ms", 7, ".2f", lambda r: r.p99_ms),
+    ("max ms", 7, ".1f", lambda r: r.max_ms),
+    ("CPU us/req", 10, ".0f", lambda r: r.cpu_us_per_request),
+    ("B/resp", 6, ".0f", lambda r: r.bytes_per_response),
+    ("non2xx", 6, "d", lambda r: r.non2xx),
+    ("sockerr", 7, "d", lambda r: r.socket_errors),
+    ("srv CPU", 7, ".0%", lambda r: r.server_cpu),
+    ("wrk CPU", 7, ".0%", lambda r: r.wrk_cpu),
+    ("other", 6, ".0%", lambda r: r.other_cpu),
+)
+
+
 def print_runs(runs: list[Run]) -> None:
-    head = (
-        f"{'run':<32} {'conns':>5} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
-        f"{'B/resp':>6} {'non2xx':>6} {'sockerr':>7} {'srv CPU':>7} {'wrk CPU':>7}"
-    )
+    width = max(len(r.name) for r in runs)
+    head = f"{'run':<{width}} " + " ".join(f"{h:>{w}}" for h, w, _, _ in RUN_COLUMNS)
     print(head)
     print("-" * len(head))
     for r in runs:
-        print(
-            f"{r.name:<32} {r.connections:>5} {r.rps:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} "
-            f"{r.max_ms:>7.1f} {r.bytes_per_response:>6.0f} {r.non2xx:>6} "
-            f"{r.socket_errors:>7} {r.server_cpu:>7.0%} {r.wrk_cpu:>7.0%}"
-        )
+        cells = " ".join(f"{value(r):>{w}{fmt}}" for _, w, fmt, value in RUN_COLUMNS)
+        print(f"{r.name:<{width}} {cells}")
 
 
 def print_summary(rows: list[tuple[str, str, str, str]]) -> None:
@@ -369,6 +400,8 @@ def main() -> int:
     h_rps = sum(r.requests for r in busy_h) / sum(r.seconds for r in busy_h)
     s_rps = sum(r.requests for r in busy_st) / sum(r.seconds for r in busy_st)
     ratio = s_rps / h_rps
+    h_cpu = sum(r.server_cpu * r.wall for r in busy_h) / sum(r.requests for r in busy_h)
+    s_cpu = sum(r.server_cpu * r.wall for r in busy_st) / sum(r.requests for r in busy_st)
     failures = room.non2xx + room.socket_errors
     rows = [
         ("measurement", "result", "target", "status"),
@@ -381,6 +414,10 @@ def main() -> int:
             f"{ratio:.0%}",
             f">= {TARGET_RATIO:.0%}",
             verdict(ratio >= TARGET_RATIO),
+        ),
+        (
+            "(2) the same from server CPU per request",
+            f"{h_cpu * 1e6:,.0f} / {s_cpu * 1e6:,.0f} us = {h_cpu / s_cpu:.0%}",
         ),
         ("(3) step body, identity", f"{len(raw):,} B"),
         (
@@ -414,10 +451,18 @@ def main() -> int:
     print_runs(runs)
     print()
     print_summary(rows)
+    busiest = max(r.other_cpu for r in runs)
+    if busiest > NOISY_OTHER_CPU:
+        print(
+            f"\nWARNING: other processes used up to {busiest:.0%} of a core during the runs: "
+            "req/s and\nlatencies are unreliable; CPU us/req is the steadier measure."
+        )
     print(
         "\nCPU: a fraction of one core over the run's wall time. The server is one process, so"
-        "\nnear 100 % means it, not wrk, is the bottleneck. Every run but the last opens its"
-        "\nconnections first (1 s, not counted), then all of them send at once."
+        "\nnear 100 % means it, not wrk, is the bottleneck; 'other' is the rest of the machine"
+        "\n(anything well above 0 % means the numbers are noisy: run again when it is quiet)."
+        "\nEvery run but the last opens its connections first (1 s, not counted), then all of"
+        "\nthem send at once."
     )
     return 0
 
