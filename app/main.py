@@ -22,8 +22,9 @@ from starlette.concurrency import run_in_threadpool
 
 from app import __version__
 from app.errors import install_error_handlers
+from app.follow import FollowHub
 from app.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
-from app.routes import meta, sessions
+from app.routes import follow, meta, sessions
 from app.sessions import SessionStore
 from app.settings import Settings, get_settings
 
@@ -31,6 +32,7 @@ from app.settings import Settings, get_settings
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 INDEX_HTML = STATIC_DIR / "index.html"
 DOCS_HTML = STATIC_DIR / "docs.html"
+FOLLOW_HTML = STATIC_DIR / "follow.html"
 
 # plotly.js ships inside the plotly Python package, so the page needs no CDN. The
 # version in the URL lets browsers cache the 4.8 MB file for good.
@@ -66,9 +68,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.store = SessionStore(settings)
+        app.state.follow = FollowHub(app.state.store, settings)  # follow mode (app/follow.py)
+        app.state.follow.start()
         sweeper = asyncio.create_task(_sweep_forever(app.state.store))
         yield
         sweeper.cancel()
+        app.state.follow.close()
 
     app = FastAPI(
         title="Backprop Lab",
@@ -88,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     app.include_router(sessions.router)
+    app.include_router(follow.share_router)
+    app.include_router(follow.follow_router)
     app.include_router(meta.router)
 
     @app.get("/healthz", response_model=Health, tags=["service"])
@@ -95,14 +102,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Liveness probe: the process is up and answering."""
         return Health()
 
-    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
-    async def index() -> HTMLResponse:
+    def page(path: Path) -> HTMLResponse:
         # Read on each request so that edits to the page show without a restart.
-        html = INDEX_HTML.read_text(encoding="utf-8")
+        html = path.read_text(encoding="utf-8")
         return HTMLResponse(
             html.replace(PLOTLY_JS_PLACEHOLDER, PLOTLY_JS_URL),
             headers={"Cache-Control": "no-cache"},
         )
+
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+    async def index() -> HTMLResponse:
+        return page(INDEX_HTML)
+
+    @app.api_route("/follow", methods=["GET", "HEAD"], include_in_schema=False)
+    async def follow_page() -> HTMLResponse:
+        """A read-only view of a teacher's run: /follow?token=… (app/follow.py)."""
+        return page(FOLLOW_HTML)
 
     @app.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)
     async def docs() -> FileResponse:

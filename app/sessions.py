@@ -14,7 +14,9 @@ import math
 import secrets
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -62,6 +64,14 @@ def build_network(config: SessionConfig, settings: Settings, weights=None) -> Ne
         raise ApiError(422, _sentence(e)) from None
 
 
+# Told after every change of a session's state, with what changed:
+#   "forward" (Forward, message)      "backward" (step, Backward, message)
+#   "update", "step" StepTrace        "train" RunRecord
+#   "undo", "reset", "weights", "patch" None
+# The follow hub (app/follow.py) listens, to show a shared run to its followers.
+ChangeHook = Callable[["Session", str, Any], None]
+
+
 def _sentence(e: Exception) -> str:
     s = str(e)
     s = s[:1].upper() + s[1:]
@@ -79,6 +89,11 @@ class Session:
     last_used: float = field(default_factory=time.monotonic)
     pending: Forward | None = None  # forward done, backward not yet
     pending_backward: Backward | None = None  # backward done, update not yet
+    on_change: ChangeHook | None = None
+
+    def _changed(self, kind: str, detail: Any = None) -> None:
+        if self.on_change is not None:
+            self.on_change(self, kind, detail)
 
     # ----------------------------------------------------------- phases
     @property
@@ -117,8 +132,11 @@ class Session:
         self._check_indices(indices)
         fwd = self.net.begin(indices)
         if not fwd.finite:
-            return fwd, EXPLODED_MESSAGE.format(eta=self.net.config.learning_rate)
+            message = EXPLODED_MESSAGE.format(eta=self.net.config.learning_rate)
+            self._changed("forward", (fwd, message))
+            return fwd, message
         self.pending = fwd
+        self._changed("forward", (fwd, ""))
         return fwd, ""
 
     def backward(self) -> tuple[int, Backward, str]:
@@ -130,8 +148,11 @@ class Session:
         step = self.pending.step
         if not bwd.finite:
             self.pending = None
-            return step, bwd, EXPLODED_MESSAGE.format(eta=self.net.config.learning_rate)
+            message = EXPLODED_MESSAGE.format(eta=self.net.config.learning_rate)
+            self._changed("backward", (step, bwd, message))
+            return step, bwd, message
         self.pending_backward = bwd
+        self._changed("backward", (step, bwd, ""))
         return step, bwd, ""
 
     def update(self) -> StepTrace:
@@ -144,6 +165,7 @@ class Session:
         if not trace.diverged:
             self.undo.append(snap)
             self._record(trace)
+        self._changed("update", trace)
         return trace
 
     def step(self, indices=None) -> StepTrace:
@@ -166,6 +188,7 @@ class Session:
         if not trace.diverged:
             self.undo.append(snap)
             self._record(trace)
+        self._changed("step", trace)
         return trace
 
     def _refused(self, message: str) -> StepTrace:
@@ -220,17 +243,20 @@ class Session:
             stopped == "diverged",
             records[-1].message if records else "",
         )
+        self._changed("train", merged)
         return merged, stopped
 
     # ------------------------------------------------------------- state
     def undo_last(self) -> None:
         if self.pending is not None:
             self._cancel_pending()  # undo a half-done step: nothing else changed
+            self._changed("undo")
             return
         if not self.undo:
             raise ApiError(409, "There is nothing to undo.")
         self.net.restore(self.undo.pop())
         self.history.truncate(self.net.state.step)
+        self._changed("undo")
 
     def reset(self, seed: int | None) -> None:
         self._cancel_pending()
@@ -239,6 +265,7 @@ class Session:
             self.config = self.config.model_copy(update={"seed": seed})
         self.net.reset(seed)
         self.history.truncate(0)
+        self._changed("reset")
 
     def set_weights(self, weights) -> None:
         try:
@@ -248,6 +275,7 @@ class Session:
         self._cancel_pending()
         self._push_undo()
         self.net.set_weights(checked)
+        self._changed("weights")
 
     def patch(self, learning_rate: float | None, batch_size: int | None) -> None:
         update = {}
@@ -258,6 +286,7 @@ class Session:
             self.net.set_batch_size(batch_size)
             update["batch_size"] = batch_size
         self.config = self.config.model_copy(update=update)
+        self._changed("patch")
 
     def snapshot(self) -> Snapshot:
         st = self.net.state
@@ -277,6 +306,21 @@ class SessionStore:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._sessions: OrderedDict[str, Session] = OrderedDict()
+        # Hooks for the follow hub (app/follow.py): every session's changes go to
+        # on_change; on_forget hears of each session deleted, expired or evicted; guard
+        # sees every id looked up first and may refuse it (a follow token: 403).
+        self.on_change: ChangeHook | None = None
+        self.on_forget: Callable[[str], None] | None = None
+        self.guard: Callable[[str], None] | None = None
+
+    def _session_changed(self, session: Session, kind: str, detail: Any) -> None:
+        if self.on_change is not None:
+            self.on_change(session, kind, detail)
+
+    def _forget(self, sid: str) -> None:
+        del self._sessions[sid]
+        if self.on_forget is not None:
+            self.on_forget(sid)
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -284,7 +328,7 @@ class SessionStore:
     def _new(self, config: SessionConfig, net: Network) -> Session:
         self.sweep()
         while len(self._sessions) >= self.settings.max_sessions:
-            self._sessions.popitem(last=False)  # evict the least recently used
+            self._forget(next(iter(self._sessions)))  # evict the least recently used
         sid = secrets.token_hex(16)  # 128 bits
         session = Session(
             sid,
@@ -292,6 +336,7 @@ class SessionStore:
             net,
             History(net.config.depth, self._history_capacity()),
             deque(maxlen=self._undo_depth(net)),
+            on_change=self._session_changed,
         )
         self._sessions[sid] = session
         return session
@@ -333,29 +378,33 @@ class SessionStore:
             session.history = history
         return session
 
-    def get(self, sid: str) -> Session:
+    def get(self, sid: str, touch: bool = True) -> Session:
+        """The session with this id; ``touch=False`` reads it without counting as use."""
+        if self.guard is not None:
+            self.guard(sid)
         session = self._sessions.get(sid)
         now = time.monotonic()
         if session is None or now - session.last_used > self.settings.session_ttl_seconds:
             if session is not None:
-                del self._sessions[sid]
+                self._forget(sid)
             raise ApiError(
                 404,
                 "There is no session with this id: it expired after being idle, was "
                 "deleted, or the server restarted. Create a new one.",
             )
-        session.last_used = now
-        self._sessions.move_to_end(sid)
+        if touch:
+            session.last_used = now
+            self._sessions.move_to_end(sid)
         return session
 
     def delete(self, sid: str) -> None:
         self.get(sid)
-        del self._sessions[sid]
+        self._forget(sid)
 
     def sweep(self) -> int:
         """Forget sessions idle for longer than the expiry time; return how many."""
         limit = time.monotonic() - self.settings.session_ttl_seconds
         expired = [sid for sid, s in self._sessions.items() if s.last_used < limit]
         for sid in expired:
-            del self._sessions[sid]
+            self._forget(sid)
         return len(expired)

@@ -43,6 +43,17 @@ class Settings(BaseSettings):
     max_gradcheck_weights: int = Field(
         5000, gt=0, description="Largest network a gradient check will run on (weights)."
     )
+    max_followers_per_session: int = Field(
+        250, gt=0, description="Follow-mode viewers one shared session may have at once."
+    )
+    max_followers: int = Field(
+        2000, gt=0, description="Follow-mode viewers the whole server may have at once."
+    )
+    follow_queue_events: int = Field(
+        64,
+        gt=1,
+        description="Events queued per viewer; one that falls further behind gets a fresh state.",
+    )
 
 
 @lru_cache
