@@ -526,6 +526,9 @@ function layoutChrome() {
 // -------------------------------------------------------------------- start
 function start() {
   const speed = $("#speed");
+  // ?speed=0 … 4 (as on the main page): the animation speed, e.g. 0 for none
+  const asked = SPEEDS.indexOf(Number(new URLSearchParams(location.search).get("speed") ?? "1"));
+  if (asked >= 0) speed.value = String(asked);
   const showSpeed = () => {
     view.speed = Number(speed.value);
     $("#speed-out").textContent = SPEEDS[view.speed] ? `${SPEEDS[view.speed]}×` : "off";

@@ -1,0 +1,125 @@
+"""Follow mode in headless Chromium: the teacher's page and a student's follow page.
+
+The teacher's page is the main page with the Share button of static/share.js mounted
+the way the main page would (an ES module import and one call); the student's page
+is opened from the link in the share dialog.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+MOUNT = """async () => {
+    const { mountShareButton } = await import("/static/share.js");
+    mountShareButton(document.querySelector(".topbar"), () => window.backpropLab.page.session?.id);
+}"""
+
+
+def teacher_key(page, key: str, pending: str) -> None:
+    """Press a key on the teacher's page and wait until its step is in that phase."""
+    page.keyboard.press(key)
+    page.wait_for_function(
+        "(p) => { const lab = window.backpropLab.page;"
+        " return lab.session.state.pending === p && !lab.busy; }",
+        arg=pending,
+    )
+
+
+def output_x(page) -> str:
+    """x_1(L) as the drawing holds it (the API's number, set on the unit's element)."""
+    return page.eval_on_selector(
+        "#network .unit:not(.bias):last-of-type", "(g) => g.dataset.x ?? ''"
+    )
+
+
+def open_follower(teacher, problems: list[str]):
+    """Share from the teacher's page; open the link in a second page."""
+    teacher.evaluate(MOUNT)
+    teacher.click("#btn-share")
+    teacher.wait_for_selector("#share-qr[src^='data:image/svg+xml']")
+    link = teacher.input_value("#share-link")
+    assert "/follow?token=" in link
+    session_id = teacher.evaluate("window.backpropLab.page.session.id")
+    assert session_id not in link
+    follower = teacher.context.new_page()
+    follower.on("console", lambda m: m.type == "error" and problems.append(m.text))
+    follower.on("pageerror", lambda e: problems.append(str(e)))
+    follower.goto(link + "&speed=0")  # no animation: the test waits for nothing
+    follower.wait_for_selector('body[data-link="live"]')
+    follower.wait_for_selector("#network .unit")
+    teacher.wait_for_function("() => document.querySelector('#share-followers').textContent")
+    return follower, session_id
+
+
+def test_the_followers_network_follows_the_teachers_steps(page):
+    problems: list[str] = []
+    page.goto("/?speed=0&layers=2-3-1&seed=2")
+    page.wait_for_selector('body[data-ready="true"]')
+    follower, session_id = open_follower(page, problems)
+    page.click("#share-close")
+    assert follower.text_content("#step-counter") == "0"
+    assert output_x(follower) == ""  # no step yet: no numbers on the units
+
+    page.keyboard.press("Space")  # one SGD step on the teacher's page
+    page.wait_for_function("() => document.querySelector('#step-counter').textContent === '1'")
+    follower.wait_for_function("() => document.querySelector('#step-counter').textContent === '1'")
+    follower.wait_for_function("() => document.body.dataset.beat === 'update'")
+    assert output_x(follower) == output_x(page) != ""
+    assert follower.text_content("#metric-train-error") == page.text_content("#metric-train-error")
+
+    teacher_key(page, "f", "forward")  # the forward beat alone
+    follower.wait_for_function("() => document.body.dataset.beat === 'forward'")
+    follower.wait_for_function(
+        "(x) => document.querySelector('#network .unit:not(.bias):last-of-type').dataset.x === x",
+        arg=output_x(page),
+    )
+    # a follower reads the formulas of any unit it clicks
+    follower.click("#unit-1-2 .body")
+    follower.wait_for_selector("#formula .result[data-q='s']")
+    assert follower.inner_text("#formula .formula-title").startswith("Hidden unit")
+    assert session_id not in follower.content()
+    assert not problems, problems
+
+
+def test_exercise_mode_asks_the_follower_and_scores_the_answer(page):
+    problems: list[str] = []
+    page.goto("/?speed=0&layers=2-3-1&seed=5")
+    page.wait_for_selector('body[data-ready="true"]')
+    follower, _ = open_follower(page, problems)
+    page.select_option("#share-exercise", "delta-output")
+    follower.wait_for_selector("#exercise:not([hidden])")
+    page.click("#share-close")
+
+    teacher_key(page, "f", "forward")
+    follower.wait_for_selector("#ex-value-0")
+    assert follower.evaluate("document.body.dataset.asking") == "true"
+    assert follower.evaluate("document.body.dataset.beat") == "forward"
+    # δ is not on show while the question is open
+    assert follower.eval_on_selector("#unit-2-1", "(g) => g.dataset.delta ?? ''") == ""
+    token = follower.evaluate("new URLSearchParams(location.search).get('token')")
+    answer = follower.evaluate(
+        """async (token) => (await fetch(`/api/follow/${token}/exercise/check`, {
+            method: "POST", headers: {"Content-Type": "application/json"},
+            body: JSON.stringify({kind: "delta", layer: 2, unit: 1, value: 0})})).json()""",
+        token,
+    )
+    follower.fill("#ex-value-0", f"{answer['expected']:.5f}".replace("-", "−"))
+    follower.click("#ex-check")
+    follower.wait_for_selector(".ex-result.right")
+    assert follower.text_content("#ex-score") == "score 1 of 1"
+    assert "δ₁(2) = 2 (x₁(2) − y)" in follower.text_content(".ex-formula")
+
+    teacher_key(page, "b", "backward")  # the backward beat shows δ on the follower's page
+    follower.wait_for_function("() => document.querySelector('#unit-2-1').dataset.delta")
+    got = float(follower.eval_on_selector("#unit-2-1", "(g) => g.dataset.delta"))
+    assert got == answer["expected"]
+    teacher_key(page, "w", "none")
+    teacher_key(page, "f", "forward")
+    follower.wait_for_selector("#ex-value-0")
+    follower.fill("#ex-value-0", "12")
+    follower.click("#ex-check")
+    follower.wait_for_selector(".ex-result.wrong")
+    assert follower.text_content("#ex-score") == "score 1 of 2"
+    assert not problems, problems
