@@ -10,14 +10,20 @@ the bottleneck: the table shows the CPU both sides used to prove it. Every wrk r
 ``Accept-Encoding: gzip``, as a browser does, and POSTs an empty body to ``/step``.
 
     (1) latency, one connection: GET /healthz and POST /step on 2-8-8-1 with B = 1
-    (2) throughput, 50 connections, each stepping its own session; step / healthz
+    (2) throughput, 50 connections, each stepping its own session; step / healthz,
+        alternating the two in rounds
     (3) size of one step response: raw and gzipped body, and bytes per response on the
         wire as wrk counted them (headers included)
-    (4) a classroom: 100 sessions stepping at once, one connection each
+    (4) a classroom: 100 sessions stepping at once, one connection each; and once more
+        with the connections opened under load (wrk's default), for comparison
 
 Each wrk thread holds one connection and is given its own session id in ``setup()``, so
-no two requests ever queue on one session's lock. Only loopback addresses are used, and
-every run is bounded in time.
+no two requests ever queue on one session's lock. Before its first request every thread
+waits 1 s (``delay()``, not counted), so that all connections are open before the load
+starts and then fire at once. Only loopback addresses are used, and every run is bounded.
+
+The machine may be shared: the run table shows the server's CPU per request (steadier than
+req/s when other processes compete) and how busy the rest of the machine was.
 """
 
 from __future__ import annotations
