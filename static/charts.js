@@ -79,12 +79,32 @@ export class GradientChart {
     this.schedule(true);
   }
 
+  /**
+   * Hold redraws while the network animates (a plotly redraw is one 30–80 ms task:
+   * a visible stutter mid-beat); release draws what was held back.
+   */
+  hold(on) {
+    this.held = on;
+    if (!on && this.pending) {
+      this.pending = false;
+      this.schedule(true);
+    }
+  }
+
   schedule(now = false) {
+    if (this.held) {
+      this.pending = true;
+      return;
+    }
     if (this.timer !== null) return;
     const interval = Math.min(1000, Math.max(REDRAW_MS, 10 * this.drawCost));
     const wait = now ? 0 : Math.max(0, interval - (performance.now() - this.lastDraw));
     this.timer = setTimeout(() => {
       this.timer = null;
+      if (this.held) {
+        this.pending = true;
+        return;
+      }
       const started = performance.now();
       this.draw();
       this.lastDraw = performance.now();

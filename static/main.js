@@ -12,7 +12,8 @@ import { NetworkView } from "./network.js";
 import { configOf, needsNewSession, readSetup, setupFromConfig, writeSetup } from "./setup.js";
 import { Timeline } from "./timeline.js";
 
-const BEAT_MS = 520; // time per layer of a beat at 1× (the time of one layer lighting up)
+const BEAT_MS = 450; // time per layer of a beat at 1× (the time of one layer lighting up)
+const BEAT_MAX_MS = 2400; // … but a beat of a deep network takes at most this long at 1×
 const MIN_BEAT_MS = 45; // below this a beat is not animated: the drawing jumps
 const FF_CHUNK = 500; // steps per POST …/train while fast-forwarding
 
@@ -275,8 +276,8 @@ function setBeat(beat) {
 function beatMs(budget = Infinity) {
   const speed = page.setup.speed;
   if (!speed) return 0;
-  let ms = BEAT_MS / speed;
   const layers = page.session.config.layers.length;
+  let ms = Math.min(BEAT_MS, BEAT_MAX_MS / layers) / speed;
   const stepLength = ms * (2 * layers + 1);
   if (stepLength > budget * 0.85) ms = (budget * 0.85) / (2 * layers + 1);
   return ms < MIN_BEAT_MS ? 0 : ms;
@@ -292,7 +293,9 @@ async function playBeat(beat, events, ms) {
   svg.style.setProperty("--t-edge", `${Math.round(ms * 0.9)}ms`);
   const hold = ms > 0 ? ms * 0.9 : 0;
   const last = events.reduce((t, e) => Math.max(t, e.at), 0);
+  chart.hold(ms > 0);
   await timeline.play(events, last + hold);
+  chart.hold(false);
   document.body.dataset.animating = "false";
   refresh();
 }

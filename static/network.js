@@ -202,13 +202,18 @@ export class NetworkView {
     // when numbers are written; try that first, and fall back to narrow margins.
     let left, colGap, r, detail;
     for (const wide of [true, false]) {
-      left = wide ? Math.min(95 * k, width * 0.1) : 30 * k;
-      const right = wide ? Math.min(165 * k, width * 0.2) : 30 * k;
-      colGap = Math.max(width - left - right, 60) / Math.max(L, 1);
-      r = Math.max(2, Math.min(slot * 0.36, Math.max(colGap * 0.13, Math.min(colGap * 0.2, 9)), 40 * k));
+      // narrow: just room for a unit (and its δ ring) and a column title at the edges
+      const edge = (rr) => Math.max(L <= 8 ? 56 * k : 24 * k, rr * 1.45 + 4);
+      r = 40 * k;
+      for (let pass = 0; pass < 2; pass += 1) {
+        left = wide ? Math.min(95 * k, width * 0.1) : edge(r);
+        const right = wide ? Math.min(165 * k, width * 0.2) : edge(r);
+        colGap = Math.max(width - left - right, 60) / Math.max(L, 1);
+        r = Math.max(2, Math.min(slot * 0.36, Math.max(colGap * 0.13, Math.min(colGap * 0.2, 9)), 40 * k));
+      }
       // s and δ beside the units need about 11 characters' width between two
       // columns: their type gets as large as that room allows.
-      this.labelFont = Math.min(17 * k, r * 0.5 * k, (colGap - 2.6 * r - 12) / 11);
+      this.labelFont = Math.min(17 * k, r * 0.6 * k, (colGap - 2.6 * r - 12) / 11);
       const full = this.labelFont >= 12 && r >= 18;
       // full: x inside, s and δ beside; value: x inside only; none: colour only
       detail = full ? "full" : r >= 13 ? "value" : "none";
@@ -506,7 +511,8 @@ export class NetworkView {
       this.edgeLabels[l].forEach((row, i) =>
         row.forEach((t, jj) => {
           const dw = U[i][jj];
-          t.textContent = num(dw);
+          // an exact 0 (a ReLU that was off) leaves its line as it was: no label
+          t.textContent = dw === 0 ? "" : num(dw);
           t.style.fill = dw < 0 ? NEGATIVE : POSITIVE;
         }),
       );
