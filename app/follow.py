@@ -68,6 +68,7 @@ class Event:
     kind: str
     data: str  # JSON, one line, with "seq" and "kind" inside
     raw: bytes  # the event as sent
+    step: int = -1  # the step a finished (not refused) step's trace belongs to
 
 
 RESYNC = Event(0, "resync", "", b"")  # queue marker: send a fresh state instead
@@ -110,6 +111,13 @@ class Share:
         if not self.recent or self.recent[0].seq > last_id + 1:
             return None
         return [e for e in self.recent if e.seq > last_id]
+
+    def step_frame(self, step: int) -> list[str]:
+        """The last trace of ``step`` still kept: the step as it was (undo is exact)."""
+        for event in reversed(self.recent):
+            if event.step == step:
+                return [event.data]
+        return []
 
     def record(self, numbers: StepNumbers) -> None:
         if self.records and self.records[-1].step >= numbers.step:
@@ -278,10 +286,10 @@ class FollowHub:
         else:
             self._loop.call_soon_threadsafe(fn)
 
-    def _publish(self, share: Share, kind: str, body: str) -> Event:
+    def _publish(self, share: Share, kind: str, body: str, step: int = -1) -> Event:
         share.seq += 1
         data = f'{{"seq":{share.seq},"kind":"{kind}",{body}}}'
-        event = Event(share.seq, kind, data, _frame(share.seq, kind, data))
+        event = Event(share.seq, kind, data, _frame(share.seq, kind, data), step)
         share.recent.append(event)
         if kind in ("forward", "step"):
             share.frame = [data]
@@ -346,17 +354,21 @@ class FollowHub:
                         pending.weights_before if pending and pending.step == trace.step else None
                     )
                     share.record(StepNumbers.done(trace, before))
-                self._publish(share, kind, body)
+                self._publish(share, kind, body, -1 if trace.diverged else trace.step)
 
         else:  # train, undo, reset, weights, patch: redraw from the state
-            # A new η or batch size leaves the step on show as it is; the rest clear it.
-            keep = kind == "patch"
-            body = f'"reason":"{kind}",{self._state_body(share, session, None if keep else [])}'
+            # A new η or batch size leaves the step on show as it is; after an undo the
+            # run is back at a step whose last trace (if still kept) shows it as it was,
+            # as the teacher's page does; the rest clear the drawing.
+            now = session.net.state.step
+            frame = None if kind == "patch" else share.step_frame(now) if kind == "undo" else []
+            body = f'"reason":"{kind}",{self._state_body(share, session, frame)}'
 
             def send() -> None:
-                if not keep:
-                    share.frame = []
-                    share.records.clear()
+                if frame is not None:
+                    share.frame = frame
+                    kept = [r for r in share.records if r.step <= now and kind == "undo"]
+                    share.records = deque(kept, maxlen=RECORDS)
                 self._publish(share, "state", body)
 
         self._on_loop(send)

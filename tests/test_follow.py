@@ -214,6 +214,7 @@ def test_a_follower_receives_the_teachers_steps_in_order(http, live_server):
     assert events[7]["data"]["trace"] == answers[6]
     assert [e["data"]["trace"]["step"] for e in events[:8]] == [1, 1, 1, 2, 3, 4, 4, 4]
     assert events[8]["data"]["reason"] == "undo" and events[8]["data"]["state"]["step"] == 3
+    assert events[8]["data"]["frame"] == [events[4]["data"]]  # step 3 shown as it was
     assert events[9]["data"]["reason"] == "patch"
     assert events[9]["data"]["state"]["learning_rate"] == 0.3
     http.delete(f"{API}/{sid}/share")
