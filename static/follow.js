@@ -32,7 +32,7 @@ const CAPTIONS = {
     '<b>2 · Backward.</b> δ from the output back: <span class="math">δ<sub>i</sub>(l−1) = θ′(s<sub>i</sub>(l−1)) Σ<sub>j</sub> w<sub>ij</sub>(l) δ<sub>j</sub>(l)</span>.',
   update:
     '<b>3 · Update.</b> Each line: <span class="math">Δw<sub>ij</sub>(l) = −η x<sub>i</sub>(l−1) δ<sub>j</sub>(l)</span>, new width.',
-  ask: "<b>Your turn:</b> predict in the exercise panel. The drawing waits for you.",
+  ask: "<b>Your turn:</b> type your prediction.",
 };
 
 const token = new URLSearchParams(location.search).get("token") ?? "";
@@ -187,6 +187,7 @@ function end(message) {
   exercise.cancel();
   setLink("ended");
   say(message, "info");
+  if (!view.config) $("#beat-caption").textContent = "No run to follow.";
 }
 
 // ------------------------------------------------------------------ the run
