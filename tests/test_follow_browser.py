@@ -123,3 +123,24 @@ def test_exercise_mode_asks_the_follower_and_scores_the_answer(page):
     follower.wait_for_selector(".ex-result.wrong")
     assert follower.text_content("#ex-score") == "score 1 of 2"
     assert not problems, problems
+
+
+def test_followers_move_with_the_teacher_to_a_new_setup(page):
+    problems: list[str] = []
+    page.goto("/?speed=0&layers=2-3-1")
+    page.wait_for_selector('body[data-ready="true"]')
+    follower, first_id = open_follower(page, problems)
+    page.click("#share-close")
+    assert follower.locator("#network .unit:not(.bias)").count() == 2 + 3 + 1
+    page.wait_for_selector("#preset option[value='vanishing-sigmoid']", state="attached")
+    page.select_option("#preset", "vanishing-sigmoid")  # a new setup: a new session
+    page.wait_for_function("(id) => window.backpropLab.page.session.id !== id", arg=first_id)
+    layers = page.evaluate("window.backpropLab.page.session.config.layers")
+    follower.wait_for_function(
+        "(n) => document.querySelectorAll('#network .unit:not(.bias)').length === n",
+        arg=sum(layers),
+    )
+    assert follower.evaluate("document.body.dataset.link") == "live"
+    page.keyboard.press("Space")
+    follower.wait_for_function("() => document.querySelector('#step-counter').textContent === '1'")
+    assert not problems, problems
