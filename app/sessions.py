@@ -90,6 +90,14 @@ class Session:
     pending: Forward | None = None  # forward done, backward not yet
     pending_backward: Backward | None = None  # backward done, update not yet
     on_change: ChangeHook | None = None
+    last_trace: StepTrace | None = None  # the latest applied step (for exports)
+
+    def current_trace(self) -> StepTrace | None:
+        """The latest step's trace if the weights are still the ones it produced."""
+        t = self.last_trace
+        if t is None or any(a is not b for a, b in zip(t.weights, self.net.weights, strict=True)):
+            return None
+        return t
 
     def _changed(self, kind: str, detail: Any = None) -> None:
         if self.on_change is not None:
@@ -106,6 +114,7 @@ class Session:
         self.undo.append(self.net.snapshot())
 
     def _record(self, trace: StepTrace) -> None:
+        self.last_trace = trace
         self.history.extend(
             np.array([trace.step]),
             np.array([trace.error]),
