@@ -41,6 +41,7 @@ def wait_idle(page) -> None:
         "() => document.body.dataset.animating === 'false' && !backpropLab.page.busy",
         timeout=120_000,
     )
+    page.wait_for_timeout(700)  # the chart redraws a little after a step (throttled)
 
 
 def shoot(browser, base: str, out: Path, name: str, query: str, action, size) -> None:

@@ -112,6 +112,21 @@ export class GradientChart {
     }, wait);
   }
 
+  /** Log-axis ticks on whole decades only (a chart for the back row), some apart. */
+  decades() {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const ys of this.norms)
+      for (const y of ys)
+        if (y > 0 && Number.isFinite(y)) {
+          lo = Math.min(lo, y);
+          hi = Math.max(hi, y);
+        }
+    if (!(hi > 0)) return { range: [-3, 1], dtick: 1 };
+    const span = Math.log10(hi) - Math.log10(lo);
+    return { dtick: Math.max(1, Math.ceil(span / 6)), autorange: true };
+  }
+
   draw() {
     if (!window.Plotly || !this.div.isConnected) return;
     const font = this.present ? 17 : 13;
@@ -142,7 +157,13 @@ export class GradientChart {
         tick0: 0,
         dtick: niceStep((this.steps.at(-1) ?? 1) / 6),
       },
-      yaxis: { type: "log", title: { text: "‖∂e/∂W(l)‖", standoff: 4 }, gridcolor: "#e5e5e5", exponentformat: "power" },
+      yaxis: {
+        type: "log",
+        title: { text: "‖∂e/∂W(l)‖", standoff: 4 },
+        gridcolor: "#e5e5e5",
+        exponentformat: "power",
+        ...this.decades(),
+      },
       uirevision: "keep",
       datarevision: (this.revision += 1),
       annotations: this.steps.length

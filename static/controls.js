@@ -125,7 +125,8 @@ export class Controls {
   fillSetup(setup, dataDim) {
     for (const name of FIELDS) {
       const field = dom.form.elements[name];
-      if (!field) continue;
+      // never overwrite what the user is typing (a session may land mid-edit)
+      if (!field || field === document.activeElement) continue;
       field.value = setup[name] === null || setup[name] === undefined ? "" : String(setup[name]);
     }
     dom.form.elements.output.value = `${setup.output}/${setup.loss}`;

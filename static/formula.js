@@ -95,6 +95,8 @@ export class FormulaPanel {
     }
     if (selection.kind === "unit") this.renderUnit(ctx);
     else this.renderEdge(ctx);
+    // the newest formulas (δ, the update) come last: keep them in view
+    this.body.parentElement.scrollTop = ctx.phase === "forward" ? 0 : this.body.parentElement.scrollHeight;
   }
 
   overview() {

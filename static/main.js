@@ -191,6 +191,9 @@ function writeUrl() {
 }
 
 async function changeSetup(change) {
+  // A change made while a request is out (say, a second field edited quickly) waits
+  // its turn instead of being dropped.
+  while (page.busy || page.fastForwarding) await sleep(20);
   const next = { ...page.setup, ...change };
   if (change.data !== undefined || change.hidden || change.output || change.classes !== undefined) {
     next.layers = consistentLayers(next, change.hidden ?? page.setup.layers.slice(1, -1));

@@ -15,11 +15,21 @@ const sub = (n) =>
     .join("");
 
 // Above this many weights a layer's lines are drawn hairline and not animated one by
-// one; above LABELLED_EDGES in all, Δw is not written on the lines.
+// one. Up to LABEL_ALL lines in all, every line carries its Δw in the update beat;
+// up to LABEL_SOME, the lines of the selected unit (or the selected line) do.
 const DENSE_LAYER = 600;
-const LABELLED_EDGES = 40;
+const LABEL_ALL = 24;
+const LABEL_SOME = 600;
 // The bias unit is a small square at the top of its column: it takes this much of a slot.
 const BIAS_SLOT = 0.7;
+// s is written this many radii above a unit's middle, δ as far below.
+const LABEL_SHIFT = 0.45;
+// Where along its line a Δw label may go: the middle first, then outwards.
+const LABEL_PLACES = Array.from({ length: 17 }, (_, n) => 0.18 + 0.04 * n).sort(
+  (a, b) => Math.abs(a - 0.5) - Math.abs(b - 0.5),
+);
+// A column with few units spreads them at most this many slots apart.
+const SPREAD_MAX = 1.25;
 
 function el(name, attrs = {}, parent = null) {
   const node = document.createElementNS(SVG, name);
@@ -70,7 +80,7 @@ export class NetworkView {
     const L = this.depth;
     this.totalEdges = 0;
     for (let l = 1; l <= L; l += 1) this.totalEdges += (sizes[l - 1] + 1) * sizes[l];
-    this.labelled = this.totalEdges <= LABELLED_EDGES;
+    this.labelled = this.totalEdges <= LABEL_SOME;
 
     const edgesRoot = el("g", { class: "edges" }, this.svg);
     this.linkGroups = [null];
@@ -152,9 +162,18 @@ export class NetworkView {
     const L = this.depth;
     const bias = l < L ? BIAS_SLOT : 0;
     const half = (this.sizes[l] + bias) / 2;
-    const offsets = [l < L ? BIAS_SLOT / 2 - half : null];
-    for (let j = 1; j <= this.sizes[l]; j += 1) offsets.push(bias + j - 0.5 - half);
+    // a column with fewer units spreads them (up to SPREAD_MAX slots apart) over the
+    // height the fullest column uses, instead of bunching them in the middle
+    const spread = Math.min(SPREAD_MAX, this.mostSlots() / (this.sizes[l] + bias));
+    const offsets = [l < L ? (BIAS_SLOT / 2 - half) * spread : null];
+    for (let j = 1; j <= this.sizes[l]; j += 1) offsets.push((bias + j - 0.5 - half) * spread);
     return offsets;
+  }
+
+  /** Slots in the fullest column (a bias unit counts BIAS_SLOT). */
+  mostSlots() {
+    const L = this.depth;
+    return Math.max(...this.sizes.map((d, l) => d + (l < L ? BIAS_SLOT : 0)));
   }
 
   makeBias(root, l) {
@@ -195,7 +214,7 @@ export class NetworkView {
     // so that units line up and compare. In full detail s is written left of a unit
     // (it is made from the lines coming in from the left) and δ right of it (δ comes
     // back along the lines from the right).
-    const most = Math.max(...this.sizes.map((d, l) => d + (l < L ? BIAS_SLOT : 0)));
+    const most = this.mostSlots();
     const slot = Math.min(areaH / most, 150 * k);
     this.slot = slot;
     // Margins: room for the input's names on the left and the output's δ on the right
@@ -267,17 +286,18 @@ export class NetworkView {
         } else {
           // beside the unit, clear of the δ ring (at most 0.3 r thick)
           g.sLabel.setAttribute("x", -(r * 1.3 + 6));
-          g.sLabel.setAttribute("y", -r * 0.3);
+          // s above and δ below the unit's middle, leaving a band for a level line
+          g.sLabel.setAttribute("y", -r * LABEL_SHIFT);
           g.dLabel.style.fontSize = `${labelFont}px`;
           g.dLabel.setAttribute("x", r * 1.3 + 6);
-          g.dLabel.setAttribute("y", r * 0.3 + labelFont * 0.75);
+          g.dLabel.setAttribute("y", r * LABEL_SHIFT + labelFont * 0.75);
         }
       });
     }
     for (let l = 1; l <= L; l += 1) {
       this.linkGroups[l].setAttribute("transform", `matrix(${colGap} 0 0 ${slot} ${this.xs[l - 1]} ${top + areaH / 2})`);
     }
-    if (this.edgeLabels) this.placeEdgeLabels(k);
+    if (this.edgeLabels) this.unitBoxes = this.labelObstacles(k);
     if (this.weights && this.weights.length === L) this.setWeights(this.weights);
     const outX = this.xs[L];
     const lastY = this.positions[L].at(-1);
@@ -305,56 +325,73 @@ export class NetworkView {
     if (this.frame) this.paintAll();
   }
 
-  /**
-   * Put each Δw label on its line where it overlaps no unit, unit label or other Δw
-   * label: try points along the line from the middle outwards, keep the first free one.
-   */
-  placeEdgeLabels(k) {
-    const font = 14 * k;
-    const w = 4.1 * font; // "−0.123" at this size
-    const h = font * 1.1;
-    const taken = [];
-    const overlaps = (b) => taken.some((a) => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1);
+  /** Boxes a Δw label must not cover: units, their rings and their s and δ labels. */
+  labelObstacles(k) {
+    this.edgeFont = 14 * k;
+    const boxes = [];
     for (let l = 0; l <= this.depth; l += 1) {
       const r = this.radius[l];
       this.positions[l].forEach((y) => {
         if (y === null) return;
         const x = this.xs[l];
-        taken.push({ x0: x - r * 1.35, x1: x + r * 1.35, y0: y - r * 1.35, y1: y + r * 1.35 });
+        boxes.push({ x0: x - r * 1.35, x1: x + r * 1.35, y0: y - r * 1.35, y1: y + r * 1.35 });
         if (this.detail[l] !== "full") return;
         const f = this.labelFont;
         const wide = 5.6 * f; // "s = −0.123"
-        taken.push({ x0: x - r * 1.3 - 6 - wide, x1: x, y0: y - r * 0.3 - f, y1: y - r * 0.3 + 4 });
-        taken.push({ x0: x, x1: x + r * 1.3 + 6 + wide, y0: y + r * 0.3 - 2, y1: y + r * 0.3 + f });
+        // digits: cap height about 0.75 of the font size, no descenders
+        const shift = r * LABEL_SHIFT;
+        boxes.push({ x0: x - r * 1.3 - 6 - wide, x1: x, y0: y - shift - 0.8 * f, y1: y - shift + 1 });
+        boxes.push({ x0: x, x1: x + r * 1.3 + 6 + wide, y0: y + shift - 1, y1: y + shift + 0.8 * f });
       });
     }
-    const ts = [0.5, 0.42, 0.58, 0.34, 0.66, 0.27, 0.73, 0.46, 0.54, 0.38, 0.62, 0.3, 0.7, 0.22, 0.78];
-    for (let l = 1; l <= this.depth; l += 1) {
-      const x1 = this.xs[l - 1];
-      const x2 = this.xs[l];
-      this.edgeLabels[l].forEach((row, i) => {
-        const y1 = this.positions[l - 1][i];
-        row.forEach((label, jj) => {
-          const y2 = this.positions[l][jj + 1];
-          let box = null;
-          for (const t of ts) {
-            const cx = x1 + t * (x2 - x1);
-            const cy = y1 + t * (y2 - y1);
-            const b = { x0: cx - w / 2, x1: cx + w / 2, y0: cy - h / 2, y1: cy + h / 2, cx, cy };
-            if (!overlaps(b)) {
-              box = b;
-              break;
-            }
-          }
-          label.style.display = box ? "" : "none";
-          if (!box) return;
-          taken.push(box);
-          label.setAttribute("x", box.cx);
-          label.setAttribute("y", box.cy + font * 0.35);
-          label.style.fontSize = `${font}px`;
-        });
-      });
+    return boxes;
+  }
+
+  /** The lines that carry Δw: all of a small network, else those of the selection. */
+  labelledLines() {
+    const lines = [];
+    const sel = this.selection;
+    if (this.totalEdges <= LABEL_ALL) {
+      for (let l = 1; l <= this.depth; l += 1)
+        for (let i = 0; i <= this.sizes[l - 1]; i += 1)
+          for (let j = 1; j <= this.sizes[l]; j += 1) lines.push([l, i, j]);
+    } else if (sel?.kind === "edge") {
+      lines.push([sel.l, sel.i, sel.j]);
+    } else if (sel?.kind === "unit") {
+      const { l, j } = sel;
+      if (l >= 1 && j >= 1) for (let i = 0; i <= this.sizes[l - 1]; i += 1) lines.push([l, i, j]);
+      if (l < this.depth) for (let jj = 1; jj <= this.sizes[l + 1]; jj += 1) lines.push([l + 1, j, jj]);
     }
+    return lines;
+  }
+
+  /**
+   * Put a Δw label on each labelled line where it covers no unit, unit label or other
+   * Δw label: try points along the line from the middle outwards, keep the first free.
+   */
+  placeLabel(label, text, l, i, j, taken) {
+    const font = this.edgeFont;
+    const w = 0.6 * font * text.length + 2; // bold digits are about 0.6 em wide
+    const h = font * 0.85; // digits and minus: no descenders
+    const x1 = this.xs[l - 1];
+    const x2 = this.xs[l];
+    const y1 = this.positions[l - 1][i];
+    const y2 = this.positions[l][j];
+    const overlaps = (b) => taken.some((a) => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1);
+    const t = LABEL_PLACES.find((u) => {
+      const cx = x1 + u * (x2 - x1);
+      const cy = y1 + u * (y2 - y1);
+      return !overlaps({ x0: cx - w / 2, x1: cx + w / 2, y0: cy - h / 2, y1: cy + h / 2 });
+    });
+    // No free place: no label (the formula panel has the number of any clicked line).
+    if (t === undefined) return false;
+    const cx = x1 + t * (x2 - x1);
+    const cy = y1 + t * (y2 - y1);
+    taken.push({ x0: cx - w / 2, x1: cx + w / 2, y0: cy - h / 2, y1: cy + h / 2 });
+    label.setAttribute("x", cx);
+    label.setAttribute("y", cy + font * 0.35);
+    label.style.fontSize = `${font}px`;
+    return true;
   }
 
   columnSubtitle(l) {
@@ -505,17 +542,17 @@ export class NetworkView {
 
   paintUpdate(frame) {
     if (!this.edgeLabels) return;
-    for (let l = 1; l <= this.depth; l += 1) {
-      const U = frame.layers[l - 1].update;
-      if (!U) continue;
-      this.edgeLabels[l].forEach((row, i) =>
-        row.forEach((t, jj) => {
-          const dw = U[i][jj];
-          // an exact 0 (a ReLU that was off) leaves its line as it was: no label
-          t.textContent = dw === 0 ? "" : num(dw);
-          t.style.fill = dw < 0 ? NEGATIVE : POSITIVE;
-        }),
-      );
+    this.clearEdgeLabels();
+    const taken = [...(this.unitBoxes ?? [])];
+    for (const [l, i, j] of this.labelledLines()) {
+      const dw = frame.layers[l - 1]?.update?.[i]?.[j - 1];
+      // an exact 0 (a ReLU that was off) leaves its line as it was: no label
+      if (dw === undefined || dw === 0) continue;
+      const label = this.edgeLabels[l][i][j - 1];
+      const text = num(dw);
+      if (!this.placeLabel(label, text, l, i, j, taken)) continue;
+      label.textContent = text;
+      label.style.fill = dw < 0 ? NEGATIVE : POSITIVE;
     }
   }
 
@@ -679,6 +716,7 @@ export class NetworkView {
     this.svg.querySelectorAll(".selected, .related").forEach((n) => n.classList.remove("selected", "related"));
     this.selection = selection;
     this.svg.classList.toggle("focused", Boolean(selection) && dim);
+    if (this.frame && this.phase === "update") this.paintUpdate(this.frame);
     if (!selection) return;
     if (selection.kind === "unit") {
       const { l, j } = selection;
