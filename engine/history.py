@@ -33,14 +33,26 @@ class History:
         if capacity < 2 or capacity % 2:
             raise ValueError("the history capacity must be an even number >= 2")
         self.depth, self.capacity = depth, capacity
-        self._first = np.zeros(capacity, np.int64)
-        self._last = np.zeros(capacity, np.int64)
-        self._count = np.zeros(capacity, np.int64)
-        self._error = np.zeros(capacity)
-        self._gn = np.zeros((capacity, depth))
-        self._dm = np.zeros((capacity, depth))
         self._n = 0
         self.stride = 1  # steps per completed point
+        self._allocate(min(capacity, 64))  # grown on demand: most sessions stay short
+
+    def _allocate(self, size: int) -> None:
+        """(Re)allocate the columns with room for ``size`` points, keeping the first n."""
+        n, d = self._n, self.depth
+        old = getattr(self, "_first", None)
+        cols = {
+            "_first": np.zeros(size, np.int64),
+            "_last": np.zeros(size, np.int64),
+            "_count": np.zeros(size, np.int64),
+            "_error": np.zeros(size),
+            "_gn": np.zeros((size, d)),
+            "_dm": np.zeros((size, d)),
+        }
+        for name, col in cols.items():
+            if old is not None:
+                col[:n] = getattr(self, name)[:n]
+            setattr(self, name, col)
 
     def __len__(self) -> int:
         return self._n
@@ -69,6 +81,8 @@ class History:
             if n == self.capacity:
                 self._compact()
                 continue
+            if n == len(self._first):
+                self._allocate(min(2 * n, self.capacity))
             take = min(self.stride, total - i)
             self._n = n + 1
             self._count[n] = 0
@@ -157,6 +171,7 @@ class History:
         n = len(data["first"])
         if n > h.capacity:
             raise ValueError("the history has more points than its capacity")
+        h._allocate(max(n, len(h._first)))
         h._n, h.stride = n, int(data["stride"])
         h._first[:n] = data["first"]
         h._last[:n] = data["last"]

@@ -107,3 +107,14 @@ def test_history_truncate_and_round_trip():
     h2 = History.from_dict(2, h.to_dict())
     np.testing.assert_array_equal(h2.curve().error, h.curve().error)
     assert h2.curve().step[-1] == 25
+
+
+def test_history_grows_on_demand_and_keeps_its_bound():
+    h = History(2, capacity=4096)
+    assert len(h._first) == 64  # a short session holds a small history
+    _fill(h, 300)
+    assert len(h._first) == 512 and len(h) == 300
+    np.testing.assert_array_equal(h.curve().step, np.arange(1, 301))
+    _fill(h, 100_000, start=301)
+    assert len(h._first) == 4096 and len(h) <= 4096
+    assert h.curve().step[-1] == 100_300
