@@ -226,7 +226,7 @@ export class FormulaPanel {
 
   outputDelta(ctx, j, l, s, x, d, delta, y) {
     const { info } = ctx;
-    const yText = (v) => (info.encoding === "pm1" ? (v > 0 ? "+1" : "−1") : num(v));
+    const yText = (v) => (info.encoding === "pm1" ? (v > 0 ? "+1" : "−1") : info.encoding === "01" ? String(v) : num(v));
     const yTerm = (v) => (v < 0 ? paren(lit(yText(v))) : lit(yText(v)));
     if (info.output === "softmax") {
       const hit = Number(y) === j - 1 ? 1 : 0;

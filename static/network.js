@@ -491,7 +491,9 @@ export class NetworkView {
     // |δ| by the ring's thickness and depth of colour, its sign by blue (−) / orange (+)
     const r = this.radius[g.dataset.l];
     const level = deltaLevel(delta);
-    const thickness = Math.min(1.5 + 10 * level, 0.3 * r) * (this.detail[g.dataset.l] === "none" ? 0.4 : 1);
+    // beside labels (full detail) the ring stays thin; without them it may grow to
+    // 0.6 r, so that δ fading layer by layer shows in a deep network
+    const thickness = Math.min(1.5 + 10 * level, (this.detail[g.dataset.l] === "full" ? 0.3 : 0.6) * r);
     g.ring.setAttribute("r", r + thickness / 2 + 1.5);
     g.ring.style.strokeWidth = `${thickness}`;
     g.ring.style.stroke = diverging(Math.sign(delta) * (0.3 + 0.7 * level));
@@ -527,7 +529,13 @@ export class NetworkView {
     if (y === undefined) return;
     const encoding = this.info.encoding;
     this.targetNote.textContent =
-      encoding === "index" ? `target y = class ${y}` : encoding === "pm1" ? `target y = ${y > 0 ? "+1" : "−1"}` : `target y = ${num(y)}`;
+      encoding === "index"
+        ? `target y = class ${y}`
+        : encoding === "pm1"
+          ? `target y = ${y > 0 ? "+1" : "−1"}`
+          : encoding === "01"
+            ? `target y = ${y}`
+            : `target y = ${num(y)}`;
     this.errorNote.textContent = frame.error === null || frame.error === undefined ? "" : `error e = ${num(frame.error)}`;
   }
 
