@@ -98,6 +98,7 @@ export class Controls {
   // ----------------------------------------------------------------- keyboard
   key(event) {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (document.querySelector("dialog[open]")) return; // e.g. Share: keys belong to it
     const target = event.target;
     const typing = target.matches?.("input:not([type=range]):not([type=checkbox]), select, textarea");
     if (typing) {

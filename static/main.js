@@ -10,6 +10,7 @@ import { DataView } from "./dataview.js";
 import { FormulaPanel } from "./formula.js";
 import { NetworkView } from "./network.js";
 import { configOf, needsNewSession, readSetup, setupFromConfig, writeSetup } from "./setup.js";
+import { mountShareButton } from "./share.js";
 import { Timeline } from "./timeline.js";
 
 const BEAT_MS = 450; // time per layer of a beat at 1× (the time of one layer lighting up)
@@ -667,6 +668,8 @@ async function start() {
   }
   renderFormula();
   refresh();
+  // Follow mode: the teacher shares a read-only link (and QR code) to this run.
+  mountShareButton($(".topbar"), () => page.session?.id);
   document.body.dataset.ready = "true";
 }
 

@@ -11,12 +11,6 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-MOUNT = """async () => {
-    const { mountShareButton } = await import("/static/share.js");
-    mountShareButton(document.querySelector(".topbar"), () => window.backpropLab.page.session?.id);
-}"""
-
-
 def teacher_key(page, key: str, pending: str) -> None:
     """Press a key on the teacher's page and wait until its step is in that phase."""
     page.keyboard.press(key)
@@ -36,8 +30,7 @@ def output_x(page) -> str:
 
 def open_follower(teacher, problems: list[str]):
     """Share from the teacher's page; open the link in a second page."""
-    teacher.evaluate(MOUNT)
-    teacher.click("#btn-share")
+    teacher.click("#btn-share")  # the main page mounts share.js itself
     teacher.wait_for_selector("#share-qr[src^='data:image/svg+xml']")
     link = teacher.input_value("#share-link")
     assert "/follow?token=" in link
