@@ -33,6 +33,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 INDEX_HTML = STATIC_DIR / "index.html"
 DOCS_HTML = STATIC_DIR / "docs.html"
 FOLLOW_HTML = STATIC_DIR / "follow.html"
+COMPARE_HTML = STATIC_DIR / "compare.html"
 
 # plotly.js ships inside the plotly Python package, so the page needs no CDN. The
 # version in the URL lets browsers cache the 4.8 MB file for good.
@@ -119,6 +120,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def follow_page() -> HTMLResponse:
         """A read-only view of a teacher's run: /follow?token=… (app/follow.py)."""
         return page(FOLLOW_HTML)
+
+    @app.api_route("/compare", methods=["GET", "HEAD"], include_in_schema=False)
+    async def compare_page() -> HTMLResponse:
+        """Two runs side by side, stepped together: /compare?pair=… (static/compare.js)."""
+        return page(COMPARE_HTML)
 
     @app.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)
     async def docs() -> FileResponse:

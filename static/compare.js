@@ -1,0 +1,522 @@
+// The compare page (/compare?pair=…): two runs on the same data with the same seed —
+// hence the same example at every step — that differ in one setting, stepped together.
+// Three charts put them side by side: ‖G(l)‖ per layer over the steps, this step's
+// ‖G(l)‖ per layer as grouped bars, and the error. The numbers are the API's; the page
+// only places them (it reuses the API client, the number format and the layer colours).
+
+import { api, ApiError } from "./api.js";
+import { layerColor } from "./colors.js";
+import { num } from "./format.js";
+
+const $ = (selector) => document.querySelector(selector);
+
+const RUN_COLOR = { a: "#0072B2", b: "#D55E00" }; // Okabe & Ito: blue and vermilion
+const CHUNK = 250; // steps per /train call while fast-forwarding
+const RECORD_EVERY = 5; // a fast-forward point is the mean of this many steps
+const PLAY_MS = 200; // Play: at most five steps of both runs per second
+const MAX_POINTS = 3000; // per series; beyond it every other point is dropped
+
+// Same data, same seed: the engine's example order depends on nothing else, so both
+// runs see the same example at every step.
+const DATA = { name: "circle", n: 200, noise: 0.1, seed: 0, test_ratio: 0.2 };
+const SEED = 0;
+const TANH_DEEP = [2, 8, 8, 8, 8, 8, 1];
+
+const PAIRS = {
+  "sigmoid-relu": {
+    presets: ["vanishing-sigmoid", "deep-relu"],
+    names: ["sigmoid", "ReLU"],
+    caption:
+      "Same 10 hidden layers, same examples. Sigmoid's θ′ ≤ 1/4 shrinks δ at every layer: its bars fall by decades towards layer 1, ReLU's stay level.",
+  },
+  init: {
+    configs: [
+      { layers: TANH_DEEP, init: { scheme: "normal", scale: 0.1 } },
+      { layers: TANH_DEEP, init: { scheme: "xavier", scale: 1.0 } },
+    ],
+    common: { activation: "tanh", output: "tanh", loss: "squared", learning_rate: 0.1, batch_size: 1 },
+    names: ["small init (normal, 0.1)", "Xavier init"],
+    caption:
+      "Same tanh network, same examples, only the starting weights differ. Small weights shrink δ on its way back: A's first layers barely learn, B's gradient reaches layer 1.",
+  },
+  eta: {
+    configs: [{ learning_rate: 0.01 }, { learning_rate: 0.5 }],
+    common: { layers: [2, 4, 1], activation: "tanh", output: "tanh", loss: "squared", batch_size: 1, dataset: { name: "xor", n: 200, noise: 0.1, seed: 0, test_ratio: 0.2 } },
+    names: ["η = 0.01", "η = 0.5"],
+    caption:
+      "Same network, same start, same examples; only the step size η differs. Watch the training error: η = 0.01 creeps, η = 0.5 moves fast — and may overshoot.",
+  },
+};
+const DEFAULT_PAIR = "sigmoid-relu";
+
+const page = {
+  pair: DEFAULT_PAIR,
+  runs: [], // [{key, id, config, name, step, steps[], norms[l][], errSteps[], err[], trainSteps[], train[], last}]
+  depth: 0,
+  busy: false,
+  playing: false,
+  ffStop: false,
+  ffRunning: false,
+  generation: 0, // bumps on every new pair: answers for an old pair are dropped
+};
+window.backpropCompare = page; // for the browser tests and the curious
+
+// ------------------------------------------------------------------ setup
+function pairFromUrl() {
+  const pair = new URLSearchParams(location.search).get("pair");
+  return pair && pair in PAIRS ? pair : DEFAULT_PAIR;
+}
+
+async function configsOf(pairKey) {
+  const pair = PAIRS[pairKey];
+  let configs;
+  if (pair.presets) {
+    const presets = await api.presets();
+    configs = pair.presets.map((name) => {
+      const preset = presets.find((p) => p.name === name);
+      if (!preset) throw new ApiError(404, `The server has no preset called “${name}”.`);
+      return { ...preset.config };
+    });
+  } else {
+    configs = pair.configs.map((c) => ({ ...pair.common, ...c }));
+  }
+  return configs.map((c) => ({ ...c, dataset: { ...(c.dataset ?? DATA) }, seed: SEED }));
+}
+
+function describe(config) {
+  const init = config.init ?? { scheme: "xavier", scale: 1 };
+  return `${config.layers.join("-")} · θ ${config.activation} · init ${init.scheme} ${init.scale} · η ${config.learning_rate} · data ${config.dataset.name}, seed ${config.seed}`;
+}
+
+function newRun(key, session, name) {
+  const depth = session.config.layers.length - 1;
+  return {
+    key,
+    id: session.id,
+    config: session.config,
+    name,
+    step: session.state.step,
+    steps: [],
+    norms: Array.from({ length: depth }, () => []),
+    errSteps: [],
+    err: [],
+    trainSteps: [session.state.step],
+    train: [session.state.train_error],
+    last: null, // the latest /step answer
+  };
+}
+
+async function choose(pairKey) {
+  stopAll();
+  page.generation += 1;
+  const generation = page.generation;
+  page.pair = pairKey;
+  $("#pair").value = pairKey;
+  const url = new URL(location.href);
+  url.searchParams.set("pair", pairKey);
+  history.replaceState(null, "", url);
+  $("#caption").textContent = PAIRS[pairKey].caption;
+  document.body.dataset.ready = "false";
+  const old = page.runs;
+  page.runs = [];
+  for (const run of old) api.remove(run.id).catch(() => {});
+  hideMessage();
+  setBusy(true);
+  try {
+    const configs = await configsOf(pairKey);
+    const sessions = await Promise.all(configs.map((c) => api.create(c)));
+    if (generation !== page.generation) {
+      sessions.forEach((s) => api.remove(s.id).catch(() => {}));
+      return;
+    }
+    page.runs = sessions.map((s, k) => newRun(k ? "b" : "a", s, PAIRS[pairKey].names[k]));
+    page.depth = Math.max(...page.runs.map((r) => r.norms.length));
+    renderRuns();
+    renderSame(null);
+    drawAll();
+    document.body.dataset.ready = "true";
+  } catch (error) {
+    showError(error);
+  } finally {
+    if (generation === page.generation) setBusy(false);
+  }
+}
+
+// ------------------------------------------------------------------ stepping
+function setBusy(busy) {
+  page.busy = busy;
+  document.body.dataset.busy = String(busy);
+  const ready = page.runs.length === 2;
+  $("#btn-step").disabled = busy || page.ffRunning || !ready;
+  $("#btn-ff").disabled = busy || page.ffRunning || page.playing || !ready;
+  $("#btn-play").disabled = page.ffRunning || !ready;
+}
+
+function capped(array) {
+  return array.length > MAX_POINTS ? array.filter((_, n) => n % 2 === 1 || n === array.length - 1) : array;
+}
+
+function record(run, steps, gradNorms, errors) {
+  for (let n = 0; n < steps.length; n += 1) {
+    const row = gradNorms[n];
+    if (row && row.length === run.norms.length) {
+      run.steps.push(steps[n]);
+      row.forEach((v, l) => run.norms[l].push(v));
+    }
+    if (errors[n] !== null && errors[n] !== undefined) {
+      run.errSteps.push(steps[n]);
+      run.err.push(errors[n]);
+    }
+  }
+  if (run.steps.length > MAX_POINTS) {
+    const keep = (a) => a.filter((_, n) => n % 2 === 1 || n === a.length - 1);
+    run.steps = keep(run.steps);
+    run.norms = run.norms.map(keep);
+  }
+  if (run.errSteps.length > MAX_POINTS) {
+    const keep = (a) => a.filter((_, n) => n % 2 === 1 || n === a.length - 1);
+    run.errSteps = keep(run.errSteps);
+    run.err = keep(run.err);
+  }
+}
+
+function noteTrain(run, state) {
+  run.step = state.step;
+  if (state.train_error !== null && state.train_error !== undefined) {
+    run.trainSteps.push(state.step);
+    run.train.push(state.train_error);
+    run.trainSteps = capped(run.trainSteps);
+    run.train = capped(run.train);
+  }
+}
+
+/** One SGD step of both runs; false if either refused it. */
+async function stepBoth() {
+  if (page.busy || page.runs.length !== 2) return false;
+  const generation = page.generation;
+  setBusy(true);
+  let ok = true;
+  try {
+    const answers = await Promise.allSettled(page.runs.map((run) => api.step(run.id)));
+    if (generation !== page.generation) return false;
+    const problems = [];
+    answers.forEach((answer, k) => {
+      const run = page.runs[k];
+      if (answer.status === "rejected") {
+        problems.push(`Run ${run.key.toUpperCase()} (${run.name}): ${answer.reason.message}`);
+        ok = false;
+        return;
+      }
+      const out = answer.value;
+      if (out.diverged) {
+        problems.push(`Run ${run.key.toUpperCase()} (${run.name}) refused step ${out.step + 1}: ${out.message}`);
+        run.last = null;
+        ok = false;
+        return;
+      }
+      run.last = out;
+      record(run, [out.step], [out.layers.map((l) => l.grad_norm)], [out.error]);
+      noteTrain(run, out.state);
+    });
+    if (problems.length) showMessage(problems.join(" "));
+    else hideMessage();
+    renderRuns();
+    renderSame(answers.every((a) => a.status === "fulfilled" && !a.value.diverged) ? answers.map((a) => a.value) : null);
+    drawAll();
+  } finally {
+    if (generation === page.generation) setBusy(false);
+  }
+  return ok;
+}
+
+async function play() {
+  if (page.playing) {
+    page.playing = false;
+    $("#btn-play").setAttribute("aria-pressed", "false");
+    setBusy(page.busy);
+    return;
+  }
+  page.playing = true;
+  $("#btn-play").setAttribute("aria-pressed", "true");
+  setBusy(page.busy);
+  while (page.playing) {
+    const started = performance.now();
+    const ok = await stepBoth();
+    if (!ok) break;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, PLAY_MS - (performance.now() - started))));
+  }
+  page.playing = false;
+  $("#btn-play").setAttribute("aria-pressed", "false");
+  setBusy(page.busy);
+}
+
+/** N steps of both runs, CHUNK steps a call, with progress; Stop ends it between calls. */
+async function fastForward() {
+  const total = Math.floor(Number($("#ff-steps").value));
+  if (!(total >= 1)) {
+    showMessage("Type how many steps to fast-forward: a whole number, 1 or more.");
+    return;
+  }
+  if (page.busy || page.runs.length !== 2) return;
+  const generation = page.generation;
+  const targets = page.runs.map((run) => run.step + total);
+  page.ffRunning = true;
+  page.ffStop = false;
+  $("#btn-stop").hidden = false;
+  $("#ff-progress").hidden = false;
+  $("#ff-progress").value = 0;
+  setBusy(true);
+  hideMessage();
+  try {
+    while (!page.ffStop) {
+      const asks = page.runs.map((run, k) => Math.min(CHUNK, targets[k] - run.step));
+      if (asks.every((n) => n <= 0)) break;
+      const answers = await Promise.allSettled(
+        page.runs.map((run, k) => (asks[k] > 0 ? api.train(run.id, asks[k], RECORD_EVERY) : Promise.resolve(null))),
+      );
+      if (generation !== page.generation) return;
+      const problems = [];
+      answers.forEach((answer, k) => {
+        const run = page.runs[k];
+        if (answer.status === "rejected") {
+          problems.push(`Run ${run.key.toUpperCase()} (${run.name}): ${answer.reason.message}`);
+          return;
+        }
+        const out = answer.value;
+        if (!out) return;
+        const h = out.history;
+        record(run, h.step, h.grad_norm, h.error);
+        noteTrain(run, out.state);
+        run.last = null;
+        if (out.diverged) problems.push(`Run ${run.key.toUpperCase()} (${run.name}) stopped at step ${out.step}: ${out.message}`);
+      });
+      const done = Math.min(...page.runs.map((run, k) => 1 - (targets[k] - run.step) / total));
+      $("#ff-progress").value = Math.max(0, Math.min(1, done));
+      renderRuns();
+      drawAll();
+      if (problems.length) {
+        showMessage(problems.join(" "));
+        break;
+      }
+    }
+    renderSame(null, true);
+  } finally {
+    page.ffRunning = false;
+    $("#btn-stop").hidden = true;
+    $("#ff-progress").hidden = true;
+    if (generation === page.generation) setBusy(false);
+  }
+}
+
+function stopAll() {
+  page.playing = false;
+  page.ffStop = true;
+  $("#btn-play").setAttribute("aria-pressed", "false");
+}
+
+// ------------------------------------------------------------------ words and numbers
+function renderRuns() {
+  page.runs.forEach((run) => {
+    const card = $(`#run-${run.key}`);
+    card.querySelector(".run-name").textContent = run.name;
+    card.querySelector(".run-config").textContent = describe(run.config);
+    card.querySelector(".run-step").textContent = String(run.step);
+    card.querySelector(".run-example").textContent = run.last ? `#${run.last.indices.join(", #")}` : "–";
+    card.querySelector(".run-error").textContent = run.last ? num(run.last.error) : "–";
+    card.querySelector(".run-train").textContent = num(run.train.at(-1));
+  });
+}
+
+function renderSame(outs, afterFastForward = false) {
+  const out = $("#same-example");
+  if (afterFastForward) {
+    const [a, b] = page.runs;
+    out.dataset.state = a.step === b.step ? "same" : "different";
+    out.textContent = a.step === b.step ? `both at step ${a.step}, same examples` : `A at step ${a.step}, B at step ${b.step}`;
+    return;
+  }
+  if (!outs) {
+    out.dataset.state = "none";
+    out.textContent = "no step yet";
+    return;
+  }
+  const [a, b] = outs.map((o) => o.indices.join(", #"));
+  out.dataset.state = a === b ? "same" : "different";
+  out.textContent = a === b ? `same example #${a}` : `different examples: A #${a}, B #${b}`;
+}
+
+function showMessage(text) {
+  const box = $("#message");
+  box.textContent = text;
+  box.hidden = false;
+}
+
+function hideMessage() {
+  $("#message").hidden = true;
+}
+
+function showError(error) {
+  showMessage(error instanceof ApiError ? error.message : `Something went wrong: ${error.message}`);
+}
+
+// ------------------------------------------------------------------ charts
+function fontSize() {
+  return window.innerWidth >= 1700 ? 18 : 15;
+}
+
+function baseLayout(yTitle, yType) {
+  const font = fontSize();
+  return {
+    margin: { l: 70, r: 12, t: 8, b: 50 },
+    font: { size: font, family: "system-ui, sans-serif", color: "#111" },
+    paper_bgcolor: "rgba(0,0,0,0)",
+    plot_bgcolor: "#ffffff",
+    showlegend: false,
+    xaxis: { title: { text: "step", standoff: 6 }, zeroline: false, gridcolor: "#e3e3e3", rangemode: "tozero", automargin: true },
+    yaxis: {
+      automargin: true,
+      type: yType,
+      title: { text: yTitle, standoff: 6 },
+      gridcolor: "#e3e3e3",
+      exponentformat: "power",
+      ...(yType === "log" ? { dtick: 1 } : { rangemode: "tozero" }),
+    },
+    uirevision: page.pair,
+    // the series grow in place: plotly redraws data only when this changes
+    datarevision: (page.revision = (page.revision ?? 0) + 1),
+  };
+}
+
+const CONFIG = { displayModeBar: false, responsive: true };
+
+function emptyNote(layout, text) {
+  layout.annotations = [{ text, showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { size: fontSize() + 2, color: "#555" } }];
+}
+
+function drawLines() {
+  const traces = [];
+  for (const run of page.runs) {
+    const depth = run.norms.length;
+    run.norms.forEach((ys, l) => {
+      traces.push({
+        x: run.steps,
+        y: ys.map((v) => (v > 0 ? v : null)), // a log scale has no 0: leave a gap
+        name: `${run.key.toUpperCase()} layer ${l + 1}`,
+        type: "scatter",
+        mode: run.steps.length > 40 ? "lines" : "lines+markers",
+        line: { color: layerColor(l + 1, depth), width: 3, dash: run.key === "a" ? "solid" : "dash" },
+        marker: { size: 6, symbol: run.key === "a" ? "circle" : "circle-open" },
+        hovertemplate: `${run.key.toUpperCase()} · ${run.name} · layer ${l + 1}, step %{x}: %{y:.3g}<extra></extra>`,
+      });
+    });
+  }
+  const layout = baseLayout("‖∂e/∂W(l)‖", "log");
+  if (!page.runs.some((r) => r.steps.length)) emptyNote(layout, "Press Step (Space)");
+  window.Plotly.react($("#chart-lines"), traces, layout, CONFIG);
+}
+
+function drawBars() {
+  const traces = page.runs.map((run) => ({
+    type: "bar",
+    name: `${run.key.toUpperCase()} · ${run.name}`,
+    x: run.norms.map((_, l) => l + 1),
+    y: run.last ? run.last.layers.map((l) => l.grad_norm) : run.norms.map(() => null),
+    marker: { color: RUN_COLOR[run.key] },
+    hovertemplate: `${run.key.toUpperCase()} · ${run.name} · layer %{x}: %{y:.3g}<extra></extra>`,
+  }));
+  const layout = baseLayout("‖∂e/∂W(l)‖ this step", "log");
+  layout.barmode = "group";
+  layout.bargap = 0.25;
+  layout.xaxis = { ...layout.xaxis, title: { text: "layer l", standoff: 6 }, tickmode: "linear", dtick: 1, rangemode: "normal" };
+  // log scale has no 0: a gradient that is exactly 0 (a dead ReLU path) is written in
+  layout.annotations = [];
+  page.runs.forEach((run, k) =>
+    traces[k].y.forEach((v, l) => {
+      if (v === 0)
+        layout.annotations.push({ x: l + 1, xshift: k ? 12 : -12, y: 0, yref: "paper", yanchor: "bottom", text: "<b>0</b>", showarrow: false, font: { size: fontSize() + 2, color: RUN_COLOR[run.key] } });
+    }),
+  );
+  if (!page.runs.some((r) => r.last)) emptyNote(layout, page.runs.some((r) => r.steps.length) ? "Step once to see this step's bars" : "Press Step (Space)");
+  window.Plotly.react($("#chart-bars"), traces, layout, CONFIG);
+}
+
+function drawError() {
+  const traces = [];
+  for (const run of page.runs) {
+    const color = RUN_COLOR[run.key];
+    const label = `${run.key.toUpperCase()} · ${run.name}`;
+    traces.push({
+      x: run.errSteps,
+      y: run.err,
+      name: `${label}: e on the example`,
+      type: "scatter",
+      mode: "markers",
+      marker: { color, size: 6, opacity: 0.45, symbol: run.key === "a" ? "circle" : "diamond" },
+      hovertemplate: `${label} · step %{x}: e = %{y:.3g}<extra></extra>`,
+    });
+    traces.push({
+      x: run.trainSteps,
+      y: run.train,
+      name: `${label}: training error`,
+      type: "scatter",
+      mode: run.trainSteps.length > 40 ? "lines" : "lines+markers",
+      line: { color, width: 4, dash: run.key === "a" ? "solid" : "dash" },
+      marker: { size: 7 },
+      hovertemplate: `${label} · step %{x}: training error %{y:.3g}<extra></extra>`,
+    });
+  }
+  const layout = baseLayout("error", "linear");
+  window.Plotly.react($("#chart-error"), traces, layout, CONFIG);
+}
+
+function drawAll() {
+  if (!window.Plotly) return;
+  drawLines();
+  drawBars();
+  drawError();
+}
+
+function paintRamp() {
+  const depth = Math.max(page.depth, 2);
+  const stops = Array.from({ length: depth }, (_, l) => layerColor(l + 1, depth));
+  const ramp = $("#layer-ramp");
+  ramp.style.background = `linear-gradient(to right, ${stops.join(", ")})`;
+  ramp.title = `layer 1 (dark) … layer ${depth} (light)`;
+  $("#layer-last").textContent = String(depth);
+}
+
+// ------------------------------------------------------------------ wiring
+function isTyping(target) {
+  return target instanceof HTMLInputElement || target instanceof HTMLSelectElement || target instanceof HTMLTextAreaElement;
+}
+
+function wire() {
+  $("#pair").addEventListener("change", (event) => choose(event.target.value).then(paintRamp));
+  $("#btn-step").addEventListener("click", () => stepBoth());
+  $("#btn-play").addEventListener("click", () => play());
+  $("#btn-ff").addEventListener("click", () => fastForward());
+  $("#btn-stop").addEventListener("click", () => {
+    page.ffStop = true;
+  });
+  $("#ff-steps").addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      event.target.blur();
+      fastForward();
+    }
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
+    if (event.key === " ") {
+      event.preventDefault(); // Space means Step, not "press the focused button"
+      if (!page.playing && !page.ffRunning) stepBoth();
+    } else if (event.key === "p" || event.key === "P") {
+      if (!page.ffRunning) play();
+    } else if (event.key === "Escape") {
+      stopAll();
+    }
+  });
+}
+
+wire();
+choose(pairFromUrl()).then(paintRamp);
