@@ -41,10 +41,10 @@ const PAIRS = {
   },
   eta: {
     configs: [{ learning_rate: 0.01 }, { learning_rate: 0.5 }],
-    common: { layers: [2, 4, 1], activation: "tanh", output: "tanh", loss: "squared", batch_size: 1, dataset: { name: "xor", n: 200, noise: 0.1, seed: 0, test_ratio: 0.2 } },
+    common: { layers: [2, 8, 8, 1], activation: "tanh", output: "tanh", loss: "squared", batch_size: 1 },
     names: ["η = 0.01", "η = 0.5"],
     caption:
-      "Same network, same start, same examples; only the step size η differs. Watch the training error: η = 0.01 creeps, η = 0.5 moves fast — and may overshoot.",
+      "Same network, same start, same examples; only the step size η differs. η = 0.01 creeps downhill; η = 0.5 overshoots into tanh's flat ends, where θ′ ≈ 0 and the gradient dies.",
   },
 };
 const DEFAULT_PAIR = "sigmoid-relu";
@@ -204,6 +204,7 @@ async function stepBoth() {
       const run = page.runs[k];
       if (answer.status === "rejected") {
         problems.push(`Run ${run.key.toUpperCase()} (${run.name}): ${answer.reason.message}`);
+        if (answer.reason.expired) problems.push("Reload the page to start both runs afresh.");
         ok = false;
         return;
       }
@@ -364,6 +365,17 @@ function fontSize() {
   return window.innerWidth >= 1700 ? 18 : 15;
 }
 
+/** 1, 2 or 5 × 10ⁿ, at least 1 and at least `raw`: whole steps on the x axis. */
+function niceStep(raw) {
+  const power = 10 ** Math.floor(Math.log10(Math.max(raw, 1)));
+  for (const m of [1, 2, 5, 10]) if (m * power >= raw) return m * power;
+  return 10 * power;
+}
+
+function lastStep() {
+  return Math.max(1, ...page.runs.map((r) => r.step));
+}
+
 function baseLayout(yTitle, yType) {
   const font = fontSize();
   return {
@@ -372,7 +384,7 @@ function baseLayout(yTitle, yType) {
     paper_bgcolor: "rgba(0,0,0,0)",
     plot_bgcolor: "#ffffff",
     showlegend: false,
-    xaxis: { title: { text: "step", standoff: 6 }, zeroline: false, gridcolor: "#e3e3e3", rangemode: "tozero", automargin: true },
+    xaxis: { title: { text: "step", standoff: 6 }, zeroline: false, gridcolor: "#e3e3e3", rangemode: "tozero", automargin: true, tickmode: "linear", tick0: 0, dtick: niceStep(lastStep() / 6) },
     yaxis: {
       automargin: true,
       type: yType,
@@ -388,6 +400,19 @@ function baseLayout(yTitle, yType) {
 }
 
 const CONFIG = { displayModeBar: false, responsive: true };
+
+/** Whole decades on a log axis, at most about seven labels (readable from the back row). */
+function decades(layout, series) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const ys of series)
+    for (const y of ys)
+      if (y > 0 && Number.isFinite(y)) {
+        lo = Math.min(lo, y);
+        hi = Math.max(hi, y);
+      }
+  if (hi > 0) layout.yaxis.dtick = Math.max(1, Math.ceil((Math.log10(hi) - Math.log10(lo)) / 7));
+}
 
 function emptyNote(layout, text) {
   layout.annotations = [{ text, showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { size: fontSize() + 2, color: "#555" } }];
@@ -411,6 +436,7 @@ function drawLines() {
     });
   }
   const layout = baseLayout("‖∂e/∂W(l)‖", "log");
+  decades(layout, traces.map((t) => t.y));
   if (!page.runs.some((r) => r.steps.length)) emptyNote(layout, "Press Step (Space)");
   window.Plotly.react($("#chart-lines"), traces, layout, CONFIG);
 }
@@ -425,6 +451,7 @@ function drawBars() {
     hovertemplate: `${run.key.toUpperCase()} · ${run.name} · layer %{x}: %{y:.3g}<extra></extra>`,
   }));
   const layout = baseLayout("‖∂e/∂W(l)‖ this step", "log");
+  decades(layout, traces.map((t) => t.y));
   layout.barmode = "group";
   layout.bargap = 0.25;
   layout.xaxis = { ...layout.xaxis, title: { text: "layer l", standoff: 6 }, tickmode: "linear", dtick: 1, rangemode: "normal" };

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import ARTIFACTS
+from tests.test_page_support import lenient_page  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -135,3 +136,30 @@ def test_compare_fits_the_screen(page, size):
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / f"compare_{width}x{height}.png")
+
+
+def test_compare_fast_forward_can_be_stopped(page):
+    open_compare(page, "?pair=init")
+    page.fill("#ff-steps", "100000")
+    page.click("#btn-ff")
+    page.wait_for_function("() => backpropCompare.runs.every((r) => r.step > 0)")
+    assert page.is_visible("#ff-progress")
+    page.click("#btn-stop")
+    page.wait_for_function("() => !backpropCompare.ffRunning && !backpropCompare.busy")
+    steps = page.evaluate("backpropCompare.runs.map((r) => r.step)")
+    assert steps[0] == steps[1] < 100000
+    assert page.is_hidden("#btn-stop")
+    assert page.is_enabled("#btn-step")
+
+
+def test_compare_api_errors_are_sentences(lenient_page):  # noqa: F811
+    page = lenient_page
+    open_compare(page)
+    # run B's session goes away (as an expired one would): its step is refused
+    page.evaluate("fetch(`/api/sessions/${backpropCompare.runs[1].id}`, {method: 'DELETE'})")
+    page.keyboard.press("Space")
+    page.wait_for_selector("#message:not([hidden])")
+    text = page.inner_text("#message")
+    assert text.startswith("Run B (ReLU): ")
+    assert text.rstrip().endswith(".")
+    assert "{" not in text and "status" not in text
