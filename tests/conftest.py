@@ -52,12 +52,12 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, live_server: str, request: pytest.FixtureRequest):
+def guarded_page(browser, live_server: str, request, ignore_console: re.Pattern | None = None):
     """A fresh page; the test fails on console errors, page errors or foreign requests.
 
     Every request is routed: those to the live server go on, any other host is aborted
-    and recorded (the page must work offline). A screenshot of the final state goes to
+    and recorded (the page must work offline). Console errors matching
+    ``ignore_console`` are allowed. A screenshot of the final state goes to
     tests/artifacts/<test name>.png.
     """
     origin = urlsplit(live_server).netloc
@@ -76,7 +76,7 @@ def page(browser, live_server: str, request: pytest.FixtureRequest):
     page = context.new_page()
 
     def on_console(message):
-        if message.type == "error":
+        if message.type == "error" and not (ignore_console and ignore_console.search(message.text)):
             problems.append(f"console error: {message.text}")
 
     page.on("console", on_console)
@@ -91,3 +91,9 @@ def page(browser, live_server: str, request: pytest.FixtureRequest):
         context.close()
     if problems:
         pytest.fail("the page misbehaved:\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def page(browser, live_server: str, request: pytest.FixtureRequest):
+    """A fresh page that fails the test on any console error or foreign request."""
+    yield from guarded_page(browser, live_server, request)

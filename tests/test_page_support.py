@@ -91,39 +91,6 @@ RESOURCE_ERROR = re.compile(r"Failed to load resource: the server responded with
 
 @pytest.fixture
 def lenient_page(browser, live_server: str, request: pytest.FixtureRequest):
-    from urllib.parse import urlsplit
+    from tests.conftest import guarded_page
 
-    from tests.conftest import ARTIFACTS
-
-    origin = urlsplit(live_server).netloc
-    problems: list[str] = []
-    context = browser.new_context(base_url=live_server)
-
-    def guard(route):
-        url = urlsplit(route.request.url)
-        if url.scheme in ("data", "blob") or url.netloc == origin:
-            route.continue_()
-        else:
-            problems.append(f"request to another host: {route.request.url}")
-            route.abort()
-
-    context.route("**/*", guard)
-    page = context.new_page()
-    page.on(
-        "console",
-        lambda m: (
-            problems.append(f"console error: {m.text}")
-            if m.type == "error" and not RESOURCE_ERROR.search(m.text)
-            else None
-        ),
-    )
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    yield page
-    ARTIFACTS.mkdir(exist_ok=True)
-    name = re.sub(r"[^\w.-]+", "_", request.node.name)
-    try:
-        page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
-    finally:
-        context.close()
-    if problems:
-        pytest.fail("the page misbehaved:\n" + "\n".join(problems), pytrace=False)
+    yield from guarded_page(browser, live_server, request, ignore_console=RESOURCE_ERROR)
