@@ -281,6 +281,7 @@ class Network:
         self._xa_train = _readonly(augment(dataset.x_train))
         self._y_train = _readonly(encode_labels(dataset.y_train, self.encoding))
         self._order_cache: tuple[int, Array] = (-1, np.empty(0, np.intp))
+        self._all_inputs: Array | None = None  # train + test, for metrics()
         if weights is None:
             weights = self.initial_weights()
         self.state = State(self.check_weights(weights))
@@ -581,10 +582,28 @@ class Network:
         return float(np.mean(pred == y_raw))
 
     def metrics(self) -> dict[str, float | None]:
-        """Error and accuracy on the training and test sets for the current weights."""
+        """Error and accuracy on the training and test sets for the current weights.
+
+        One forward pass over both sets (the API reports these after every step).
+        """
         d = self.dataset
-        train_err, train_acc = self.evaluate(d.x_train, d.y_train)
-        test_err, test_acc = self.evaluate(d.x_test, d.y_test)
+        if self._all_inputs is None:
+            self._all_inputs = _readonly(augment(np.concatenate([d.x_train, d.x_test])))
+            y_raw = np.concatenate([d.y_train, d.y_test])
+            self._all_targets = _readonly(encode_labels(y_raw, self.encoding))
+            self._all_labels = _readonly(y_raw)
+        n = d.x_train.shape[0]
+        with np.errstate(all="ignore"):
+            s, _, out = self.propagate(self._all_inputs)
+            e = self._loss.error(s[-1], out, self._all_targets)
+        parts = []
+        for sl in (slice(0, n), slice(n, None)):
+            if e[sl].size == 0:
+                parts.append((None, None))
+            else:
+                err = float(np.add.reduce(e[sl])) / e[sl].size
+                parts.append((err, self.accuracy(out[sl], self._all_labels[sl])))
+        (train_err, train_acc), (test_err, test_acc) = parts
         return {
             "train_error": train_err,
             "train_accuracy": train_acc,

@@ -259,3 +259,25 @@ def test_reset_returns_to_the_seeded_start():
         np.testing.assert_array_equal(a, b)
     net.reset(seed=6)
     assert not np.array_equal(net.weights[0], w0[0])
+
+
+@pytest.mark.parametrize(
+    "name,kwargs,cfg",
+    [
+        ("xor", {}, Config((2, 4, 1))),
+        ("blobs", {"classes": 3}, Config((2, 4, 3), output="softmax", loss="cross_entropy")),
+        ("sine", {}, Config((1, 4, 1), output="identity")),
+    ],
+)
+def test_metrics_equal_evaluate_on_each_set(name, kwargs, cfg):
+    net = Network(cfg, make_dataset(name, n=50, **kwargs))
+    net.run(20)
+    m, d = net.metrics(), net.dataset
+    train, test = net.evaluate(d.x_train, d.y_train), net.evaluate(d.x_test, d.y_test)
+    assert m["train_error"] == pytest.approx(train[0], rel=1e-12)
+    assert m["test_error"] == pytest.approx(test[0], rel=1e-12)
+    assert (m["train_accuracy"], m["test_accuracy"]) == (train[1], test[1])
+    assert (
+        Network(cfg, make_dataset(name, n=50, test_ratio=0, **kwargs)).metrics()["test_error"]
+        is None
+    )
