@@ -73,5 +73,7 @@ export const api = {
     request("POST", session(id, "/train"), recordEvery ? { steps, record_every: recordEvery } : { steps }),
   history: (id, since = 0, maxPoints = 1000) =>
     request("GET", session(id, `/history?since=${since}&max_points=${maxPoints}`)),
+  gradcheck: (id) => request("POST", session(id, "/gradcheck"), {}),
+  predict: (id, inputs) => request("POST", session(id, "/predict"), { inputs }),
   grid: (id, resolution = 25) => request("GET", session(id, `/grid?resolution=${resolution}`)),
 };

@@ -141,7 +141,7 @@ export class GradientChart {
       hovertemplate: `layer ${l + 1}, step %{x}: %{y:.3g}<extra></extra>`,
     }));
     const layout = {
-      margin: { l: 62, r: 12, t: 8, b: 44 },
+      margin: { l: this.present ? 84 : 62, r: 12, t: 8, b: this.present ? 54 : 44 },
       font: { size: font, family: "system-ui, sans-serif", color: "#111" },
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "#ffffff",

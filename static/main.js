@@ -7,10 +7,14 @@ import { GradientChart } from "./charts.js";
 import { divergingGradient } from "./colors.js";
 import { $, Controls } from "./controls.js";
 import { DataView } from "./dataview.js";
+import { ErrorChart } from "./errorchart.js";
+import { ExportLinks } from "./exports.js";
+import { GradcheckPanel } from "./gradcheck.js";
 import { FormulaPanel } from "./formula.js";
 import { NetworkView } from "./network.js";
 import { configOf, needsNewSession, readSetup, setupFromConfig, writeSetup } from "./setup.js";
 import { mountShareButton } from "./share.js";
+import { StepChart } from "./stepchart.js";
 import { Timeline } from "./timeline.js";
 
 const BEAT_MS = 450; // time per layer of a beat at 1× (the time of one layer lighting up)
@@ -54,6 +58,14 @@ const network = new NetworkView($("#network"), { onSelect: (s) => select(s) });
 const formula = new FormulaPanel($("#formula"));
 const dataView = new DataView($("#data-view"), { onPick: (i) => pick(i) });
 const chart = new GradientChart($("#chart-grad"));
+const stepChart = new StepChart($("#chart-step"), $("#step-note"));
+const errorChart = new ErrorChart($("#chart-error"));
+const liveCharts = [chart, stepChart, errorChart];
+const gradcheck = new GradcheckPanel($("#card-tools"), {
+  sessionId: () => page.session?.id,
+  onError: (error) => handle(error),
+});
+const exportLinks = new ExportLinks($("#exports"));
 const controls = new Controls({
   step: () => run(step),
   forward: () => run(forwardBeat),
@@ -161,6 +173,11 @@ async function startSession(setup) {
   dataView.setData(page.dataset);
   dataView.mark([], null);
   chart.reset(c.layers.length - 1);
+  stepChart.setActivation(c.activation);
+  stepChart.clear();
+  errorChart.clear(page.dataset.classes > 0);
+  errorChart.add(created.state);
+  gradcheck.clear();
   if (created.state.step > 0) await loadHistory();
   controls.fillSetup(page.setup, dataDim(page.setup));
   legend();
@@ -181,6 +198,8 @@ async function loadHistory() {
 
 function chartStep(trace) {
   chart.append([trace.step], [trace.layers.map((l) => l.grad_norm)]);
+  stepChart.show(trace);
+  errorChart.add(trace.state);
   if (chart.steps.length > CHART_POINTS * 1.5 && performance.now() > historyDue) {
     loadHistory().catch(() => {});
   }
@@ -297,9 +316,9 @@ async function playBeat(beat, events, ms) {
   svg.style.setProperty("--t-edge", `${Math.round(ms * 0.9)}ms`);
   const hold = ms > 0 ? ms * 0.9 : 0;
   const last = events.reduce((t, e) => Math.max(t, e.at), 0);
-  chart.hold(ms > 0);
+  for (const c of liveCharts) c.hold(ms > 0);
   await timeline.play(events, last + hold);
-  chart.hold(false);
+  for (const c of liveCharts) c.hold(false);
   document.body.dataset.animating = "false";
   refresh();
 }
@@ -437,8 +456,10 @@ async function undo() {
   if (!wasPending) {
     page.traces = page.traces.filter((t) => t.trace.step <= step);
     chart.truncate(step);
+    errorChart.truncate(step);
     if (step > CHART_POINTS) await loadHistory();
   }
+  errorChart.add(answer.state);
   network.setWeights(page.weights);
   const last = page.traces.at(-1);
   if (last && last.trace.step === step) {
@@ -449,6 +470,7 @@ async function undo() {
     network.paintAll("update");
     setBeat("update");
     dataView.mark(last.trace.indices, page.pinned);
+    stepChart.show(last.trace);
   } else {
     clearFrame();
   }
@@ -464,6 +486,8 @@ async function reset() {
   page.traces = [];
   network.setWeights(page.weights);
   chart.reset(answer.config.layers.length - 1);
+  errorChart.clear();
+  errorChart.add(answer.state);
   clearFrame();
   renderFormula();
   quiet();
@@ -471,6 +495,7 @@ async function reset() {
 
 function clearFrame() {
   page.frame = null;
+  stepChart.clear();
   page.weightsBefore = null;
   network.clearValues();
   setBeat("idle");
@@ -530,6 +555,7 @@ async function fastForward(total) {
       const answer = await api.train(page.session.id, Math.min(FF_CHUNK, total - done), recordEvery);
       done += answer.steps_done;
       page.session.state = answer.state;
+      errorChart.add(answer.state);
       if (answer.state.weights) page.weights = answer.state.weights;
       await loadHistory();
       controls.progress(done, total);
@@ -601,6 +627,10 @@ function renderFormula() {
 
 function refresh() {
   controls.reflect(page);
+  const state = page.session?.state;
+  // GET …/trace answers only for a full step at the current weights
+  const hasStep = Boolean(state && state.pending === "none" && page.frame?.layers?.[0]?.weights && page.frame.step === state.step);
+  exportLinks.update(page.fastForwarding ? null : page.session?.id, hasStep);
 }
 
 function togglePresent() {
@@ -612,7 +642,7 @@ function applyPresent() {
   document.body.classList.toggle("present", Boolean(page.setup.present));
   layoutChrome();
   network.setPresent(Boolean(page.setup.present));
-  chart.setPresent(Boolean(page.setup.present));
+  for (const c of liveCharts) c.setPresent(Boolean(page.setup.present));
   refresh();
 }
 
@@ -674,6 +704,6 @@ async function start() {
 }
 
 // Tests and the benchmark read the page's state through this (read-only by convention).
-window.backpropLab = { page, network, chart, formula, dataView, controls };
+window.backpropLab = { page, network, chart, stepChart, errorChart, formula, dataView, controls };
 
 start();

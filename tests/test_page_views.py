@@ -1,0 +1,142 @@
+"""The views beside the network, in headless Chromium: this step layer by layer
+(the vanishing-gradient bars), the error chart, the gradient check and the exports.
+
+Every number is compared with the API's own response (page.expect_response or a
+request against the live server)."""
+
+import csv
+import io
+import json
+
+import pytest
+
+from tests.conftest import ARTIFACTS
+from tests.test_page_support import wait_ready, wait_step_done
+
+pytestmark = pytest.mark.browser
+
+STILL = "?speed=0"
+
+
+def load_preset(page, name: str) -> None:
+    page.wait_for_function("() => window.backpropLab.page.presets.length > 0")
+    with page.expect_response("**/dataset"):
+        page.select_option("#preset", name)
+    page.wait_for_function("() => !window.backpropLab.page.busy")
+
+
+def step_once(page, step: int = 1) -> dict:
+    with page.expect_response("**/step") as answer:
+        page.click("#btn-step")
+    wait_step_done(page, step)
+    return answer.value.json()
+
+
+def bars(page, step: int) -> list[float]:
+    """The step chart's bar heights once it shows ``step``."""
+    page.wait_for_function(
+        "(s) => document.querySelector('#chart-step').dataset.step === String(s)", arg=step
+    )
+    return page.evaluate("() => document.querySelector('#chart-step').data[0].y")
+
+
+def test_vanishing_sigmoid_bars_show_the_gap(page):
+    page.set_viewport_size({"width": 1280, "height": 720})
+    wait_ready(page, STILL)
+    load_preset(page, "vanishing-sigmoid")
+    trace = step_once(page)
+    heights = bars(page, 1)
+    norms = [layer["grad_norm"] for layer in trace["layers"]]
+    assert heights == norms  # the exact float64 of every layer, layer 1 first
+    assert heights[0] * 100 <= heights[-1], "layer 1's gradient should have vanished"
+    labels = page.evaluate("() => document.querySelector('#chart-step').data[0].text")
+    assert labels == [f"{round(100 * layer['saturation'])}%" for layer in trace["layers"]]
+    assert "¼" in page.text_content("#step-note")
+    page.locator("#card-step").screenshot(path=ARTIFACTS / "view-step-sigmoid.png")
+
+
+def test_deep_relu_has_no_such_gap(page):
+    wait_ready(page, STILL)
+    load_preset(page, "deep-relu")
+    trace = step_once(page)
+    heights = bars(page, 1)
+    assert heights == [layer["grad_norm"] for layer in trace["layers"]]
+    assert heights[0] * 100 > heights[-1]
+    page.locator("#card-step").screenshot(path=ARTIFACTS / "view-step-relu.png")
+
+
+def test_error_chart_follows_steps_and_fast_forward(page):
+    wait_ready(page, STILL)
+    first = step_once(page)
+    second = step_once(page, 2)
+    read = """() => {
+        const d = document.querySelector('#chart-error').data;
+        return d && d[0].x.length >= 3 ? [d[0].x, d[0].y, d[1].y, d[2].y] : null;
+    }"""
+    page.wait_for_function(read)
+    steps, train, test, acc = page.evaluate(read)
+    assert steps[1:3] == [1, 2]
+    assert train[1:3] == [first["state"]["train_error"], second["state"]["train_error"]]
+    assert test[2] == second["state"]["test_error"]
+    assert acc[2] == second["state"]["train_accuracy"]
+    page.fill("#ff-steps", "300")
+    with page.expect_response("**/train") as answer:
+        page.click("#btn-ff")
+    page.wait_for_function("() => !window.backpropLab.page.fastForwarding")
+    state = answer.value.json()["state"]
+    page.wait_for_function(
+        "(s) => document.querySelector('#chart-error').data[0].x.at(-1) === s", arg=state["step"]
+    )
+    assert (
+        page.evaluate("document.querySelector('#chart-error').data[0].y.at(-1)")
+        == (state["train_error"])
+    )
+    page.locator("#card-error").screenshot(path=ARTIFACTS / "view-error.png")
+
+
+def test_gradient_check_panel_shows_agreement(page):
+    wait_ready(page, STILL)
+    with page.expect_response("**/gradcheck") as answer:
+        page.click("#btn-gradcheck")
+    check = answer.value.json()
+    page.wait_for_selector("#gradcheck-result table")
+    rows = page.locator("#gradcheck-result tbody tr")
+    assert rows.count() == len(check["layers"])
+    for n, layer in enumerate(check["layers"]):
+        row = rows.nth(n)
+        assert float(row.get_attribute("data-value")) == layer["max_rel_diff"]
+        assert layer["max_rel_diff"] < 1e-6
+        assert "✓" in row.text_content()
+    cost = page.text_content(".gradcheck-cost")
+    assert str(check["numerical_passes"]) in cost and str(check["backprop_passes"]) in cost
+    page.locator("#card-tools").screenshot(path=ARTIFACTS / "view-gradcheck.png")
+
+
+def test_exports_hold_the_api_numbers(page):
+    wait_ready(page, STILL)
+    assert page.get_attribute("[data-export=trace]", "aria-disabled") == "true"
+    trace = step_once(page)
+    page.wait_for_selector("[data-export=trace][href]")
+    hrefs = {
+        k: page.get_attribute(f"[data-export='{k}']", "href")
+        for k in ["trace", "trace.csv", "history.csv", "report.html"]
+    }
+    exported = json.loads(page.request.get(hrefs["trace"]).text())
+    assert exported["layers"] == trace["layers"] and exported["step"] == trace["step"]
+
+    table = csv.DictReader(io.StringIO(page.request.get(hrefs["trace.csv"]).text()))
+    cells = {(r["quantity"], r["layer"], r["row"], r["col"]): float(r["value"]) for r in table}
+    for layer in trace["layers"]:
+        l = str(layer["layer"])
+        assert cells[("grad_norm", l, "", "")] == layer["grad_norm"]
+        for i, row in enumerate(layer["grad"]):
+            for j, g in enumerate(row, start=1):
+                assert cells[("grad", l, str(i), str(j))] == g
+    assert cells[("error", "0", "", "")] == trace["error"]
+
+    history = list(csv.DictReader(io.StringIO(page.request.get(hrefs["history.csv"]).text())))
+    assert history[-1]["last_step"] == "1"
+    for layer in trace["layers"]:
+        assert float(history[-1][f"grad_norm_{layer['layer']}"]) == layer["grad_norm"]
+    report = page.request.get(hrefs["report.html"])
+    assert report.ok and "Backprop Lab report" in report.text()
