@@ -163,3 +163,15 @@ def test_compare_api_errors_are_sentences(lenient_page):  # noqa: F811
     assert text.startswith("Run B (ReLU): ")
     assert text.rstrip().endswith(".")
     assert "{" not in text and "status" not in text
+
+
+def test_compare_play_steps_both_until_paused(page):
+    open_compare(page, "?pair=eta")
+    page.keyboard.press("p")
+    page.wait_for_function("() => backpropCompare.runs.every((r) => r.step >= 3)")
+    page.keyboard.press("p")
+    page.wait_for_function("() => !backpropCompare.playing && !backpropCompare.busy")
+    a, b = page.evaluate("backpropCompare.runs.map((r) => [r.step, r.last.indices])")
+    assert a == b
+    assert page.get_attribute("#btn-play", "aria-pressed") == "false"
+    assert page.inner_text("#same-example") == f"same example #{a[1][0]}"
