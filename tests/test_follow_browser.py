@@ -11,6 +11,7 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
+
 def teacher_key(page, key: str, pending: str) -> None:
     """Press a key on the teacher's page and wait until its step is in that phase."""
     page.keyboard.press(key)
