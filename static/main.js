@@ -3,6 +3,7 @@
 // (the drawing), formula.js (the formula panel), dataview.js, charts.js, controls.js.
 
 import { api, ApiError } from "./api.js";
+import { BoundaryChart } from "./boundary.js";
 import { GradientChart } from "./charts.js";
 import { divergingGradient } from "./colors.js";
 import { $, Controls } from "./controls.js";
@@ -10,6 +11,7 @@ import { DataView } from "./dataview.js";
 import { ErrorChart } from "./errorchart.js";
 import { ExportLinks } from "./exports.js";
 import { GradcheckPanel } from "./gradcheck.js";
+import { HiddenUnits } from "./hiddenunits.js";
 import { FormulaPanel } from "./formula.js";
 import { NetworkView } from "./network.js";
 import { configOf, needsNewSession, readSetup, setupFromConfig, writeSetup } from "./setup.js";
@@ -60,7 +62,9 @@ const dataView = new DataView($("#data-view"), { onPick: (i) => pick(i) });
 const chart = new GradientChart($("#chart-grad"));
 const stepChart = new StepChart($("#chart-step"), $("#step-note"));
 const errorChart = new ErrorChart($("#chart-error"));
-const liveCharts = [chart, stepChart, errorChart];
+const hiddenUnits = new HiddenUnits($("#hidden-units"), $("#hidden-note"));
+const boundary = new BoundaryChart($("#chart-boundary"), { onPick: (i) => pick(i), onGrid: (g) => hiddenUnits.show(g) });
+const liveCharts = [chart, stepChart, errorChart, boundary];
 const gradcheck = new GradcheckPanel($("#card-tools"), {
   sessionId: () => page.session?.id,
   onError: (error) => handle(error),
@@ -178,6 +182,8 @@ async function startSession(setup) {
   errorChart.clear(page.dataset.classes > 0);
   errorChart.add(created.state);
   gradcheck.clear();
+  hiddenUnits.setActivation(c.activation, c.layers[0]);
+  boundary.setSession(created.id, page.dataset, page.info);
   if (created.state.step > 0) await loadHistory();
   controls.fillSetup(page.setup, dataDim(page.setup));
   legend();
@@ -200,6 +206,7 @@ function chartStep(trace) {
   chart.append([trace.step], [trace.layers.map((l) => l.grad_norm)]);
   stepChart.show(trace);
   errorChart.add(trace.state);
+  boundary.refresh();
   if (chart.steps.length > CHART_POINTS * 1.5 && performance.now() > historyDue) {
     loadHistory().catch(() => {});
   }
@@ -460,6 +467,7 @@ async function undo() {
     if (step > CHART_POINTS) await loadHistory();
   }
   errorChart.add(answer.state);
+  boundary.refresh(true);
   network.setWeights(page.weights);
   const last = page.traces.at(-1);
   if (last && last.trace.step === step) {
@@ -488,6 +496,7 @@ async function reset() {
   chart.reset(answer.config.layers.length - 1);
   errorChart.clear();
   errorChart.add(answer.state);
+  boundary.refresh(true);
   clearFrame();
   renderFormula();
   quiet();
@@ -556,6 +565,7 @@ async function fastForward(total) {
       done += answer.steps_done;
       page.session.state = answer.state;
       errorChart.add(answer.state);
+      boundary.refresh();
       if (answer.state.weights) page.weights = answer.state.weights;
       await loadHistory();
       controls.progress(done, total);
@@ -704,6 +714,6 @@ async function start() {
 }
 
 // Tests and the benchmark read the page's state through this (read-only by convention).
-window.backpropLab = { page, network, chart, stepChart, errorChart, formula, dataView, controls };
+window.backpropLab = { page, network, chart, stepChart, errorChart, boundary, hiddenUnits, formula, dataView, controls };
 
 start();

@@ -140,3 +140,49 @@ def test_exports_hold_the_api_numbers(page):
         assert float(history[-1][f"grad_norm_{layer['layer']}"]) == layer["grad_norm"]
     report = page.request.get(hrefs["report.html"])
     assert report.ok and "Backprop Lab report" in report.text()
+
+
+def test_boundary_shows_the_grid_and_a_click_picks_a_point(page):
+    with page.expect_response("**/grid?*") as answer:
+        wait_ready(page, STILL)
+    grid = answer.value.json()
+    page.wait_for_function(
+        "() => document.querySelector('#chart-boundary').dataset.kind === 'grid'"
+    )
+    heat = page.evaluate("() => document.querySelector('#chart-boundary').data[0]")
+    out = grid["layers"][-1]["x"][0]  # tanh output: its value is its place on the scale
+    assert heat["x"] == grid["xs"] and heat["y"] == grid["ys"]
+    assert heat["z"] == out
+    # hidden units: one picture per hidden unit of the same grid
+    page.wait_for_selector("#hidden-units canvas")
+    assert page.locator("#hidden-units canvas").count() == len(grid["layers"][0]["x"])
+    # a click on a training point pins it for the next step
+    data = page.evaluate("() => backpropLab.page.dataset")
+    index = 7
+    page.evaluate(
+        """(i) => {
+            const div = document.querySelector('#chart-boundary');
+            const trace = div.data.findIndex((t) => t.name === 'training points');
+            div.emit('plotly_click', {points: [{data: div.data[trace], customdata: i}]});
+        }""",
+        index,
+    )
+    assert page.evaluate("backpropLab.page.pinned") == index
+    with page.expect_response("**/step") as answer:
+        page.click("#btn-step")
+    assert answer.value.json()["indices"] == [index]
+    assert data["x_train"][index] == answer.value.json()["input"][0]
+    page.locator("#card-boundary").screenshot(path=ARTIFACTS / "view-boundary.png")
+    page.locator("#card-hidden").screenshot(path=ARTIFACTS / "view-hidden.png")
+
+
+def test_regression_shows_the_fitted_curve(page):
+    with page.expect_response("**/predict") as answer:
+        wait_ready(page, STILL + "&data=sine&layers=1-4-1&out=identity&loss=squared")
+    predicted = answer.value.json()
+    page.wait_for_function(
+        "() => document.querySelector('#chart-boundary').dataset.kind === 'curve'"
+    )
+    curve = page.evaluate("() => document.querySelector('#chart-boundary').data[0].y")
+    assert curve == [row[0] for row in predicted["output"]]
+    assert "2-D" in page.text_content("#hidden-note")
