@@ -24,6 +24,9 @@ export class GradientChart {
     this.depth = 0;
     this.steps = [];
     this.norms = []; // norms[l-1][n]
+    this.deltas = []; // mean |δ(l)|: deltas[l-1][n]
+    this.quantity = "grad"; // "grad": ‖G(l)‖, "delta": mean |δ(l)|
+    this.smooth = false;
     this.timer = null;
     this.lastDraw = 0;
     this.present = false;
@@ -36,6 +39,7 @@ export class GradientChart {
     this.depth = depth;
     this.steps = [];
     this.norms = Array.from({ length: depth }, () => []);
+    this.deltas = Array.from({ length: depth }, () => []);
     this.schedule(true);
   }
 
@@ -43,22 +47,28 @@ export class GradientChart {
   setHistory(history) {
     this.steps = [...history.step];
     this.norms = Array.from({ length: this.depth }, (_, l) => history.grad_norm.map((row) => row[l]));
+    const deltas = history.delta_mean_abs ?? [];
+    this.deltas = Array.from({ length: this.depth }, (_, l) => history.step.map((_, n) => deltas[n]?.[l] ?? null));
     this.schedule(true);
   }
 
   /** Add points: steps [n] and their norms [n][L] (a step trace or a /train history). */
-  append(steps, gradNorms) {
+  append(steps, gradNorms, deltaMeans = []) {
     for (let n = 0; n < steps.length; n += 1) {
       const row = gradNorms[n];
       if (!row || row.length !== this.depth) continue;
       this.steps.push(steps[n]);
-      for (let l = 0; l < this.depth; l += 1) this.norms[l].push(row[l]);
+      for (let l = 0; l < this.depth; l += 1) {
+        this.norms[l].push(row[l]);
+        this.deltas[l].push(deltaMeans[n]?.[l] ?? null);
+      }
     }
     if (this.steps.length > MAX_POINTS) {
       // keep every other point: the chart's resolution halves, its span stays whole
       const keep = (a) => a.filter((_, n) => n % 2 === 1 || n === a.length - 1);
       this.steps = keep(this.steps);
       this.norms = this.norms.map(keep);
+      this.deltas = this.deltas.map(keep);
     }
     this.schedule();
   }
@@ -68,10 +78,37 @@ export class GradientChart {
     let n = this.steps.length;
     while (n > 0 && this.steps[n - 1] > step) n -= 1;
     this.steps.length = n;
-    this.norms.forEach((a) => {
+    [...this.norms, ...this.deltas].forEach((a) => {
       a.length = n;
     });
     this.schedule(true);
+  }
+
+  /** What the lines show: "grad" (‖G(l)‖) or "delta" (mean |δ(l)|), smoothed or not. */
+  setView(quantity, smooth) {
+    this.quantity = quantity;
+    this.smooth = smooth;
+    this.schedule(true);
+  }
+
+  /** The series on show: raw, or a moving geometric mean over 9 points (log scale). */
+  series() {
+    const raw = this.quantity === "delta" ? this.deltas : this.norms;
+    if (!this.smooth) return raw;
+    const half = 4;
+    return raw.map((ys) =>
+      ys.map((_, n) => {
+        let sum = 0;
+        let count = 0;
+        for (let k = Math.max(0, n - half); k <= Math.min(ys.length - 1, n + half); k += 1) {
+          if (ys[k] > 0) {
+            sum += Math.log(ys[k]);
+            count += 1;
+          }
+        }
+        return count ? Math.exp(sum / count) : null;
+      }),
+    );
   }
 
   setPresent(present) {
@@ -116,7 +153,7 @@ export class GradientChart {
   decades() {
     let lo = Infinity;
     let hi = -Infinity;
-    for (const ys of this.norms)
+    for (const ys of this.series())
       for (const y of ys)
         if (y > 0 && Number.isFinite(y)) {
           lo = Math.min(lo, y);
@@ -130,7 +167,8 @@ export class GradientChart {
   draw() {
     if (!window.Plotly || !this.div.isConnected) return;
     const font = this.present ? 17 : 13;
-    const traces = this.norms.map((ys, l) => ({
+    const symbol = this.quantity === "delta" ? "mean |δ(l)|" : "‖∂e/∂W(l)‖";
+    const traces = this.series().map((ys, l) => ({
       x: this.steps,
       y: ys,
       name: `layer ${l + 1}`,
@@ -159,7 +197,7 @@ export class GradientChart {
       },
       yaxis: {
         type: "log",
-        title: { text: "‖∂e/∂W(l)‖", standoff: 4 },
+        title: { text: symbol, standoff: 4 },
         gridcolor: "#e5e5e5",
         exponentformat: "power",
         ...this.decades(),

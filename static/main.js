@@ -70,6 +70,10 @@ const gradcheck = new GradcheckPanel($("#card-tools"), {
   onError: (error) => handle(error),
 });
 const exportLinks = new ExportLinks($("#exports"));
+// the gradient chart's switch: ‖G(l)‖ or mean |δ(l)|, and smoothing
+const chartView = () => chart.setView($("#grad-quantity").value, $("#grad-smooth").checked);
+$("#grad-quantity").addEventListener("change", chartView);
+$("#grad-smooth").addEventListener("change", chartView);
 const controls = new Controls({
   step: () => run(step),
   forward: () => run(forwardBeat),
@@ -203,7 +207,7 @@ async function loadHistory() {
 }
 
 function chartStep(trace) {
-  chart.append([trace.step], [trace.layers.map((l) => l.grad_norm)]);
+  chart.append([trace.step], [trace.layers.map((l) => l.grad_norm)], [trace.layers.map((l) => l.delta_mean_abs)]);
   stepChart.show(trace);
   errorChart.add(trace.state);
   boundary.refresh();

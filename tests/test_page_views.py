@@ -186,3 +186,30 @@ def test_regression_shows_the_fitted_curve(page):
     curve = page.evaluate("() => document.querySelector('#chart-boundary').data[0].y")
     assert curve == [row[0] for row in predicted["output"]]
     assert "2-D" in page.text_content("#hidden-note")
+
+
+def test_gradient_chart_switches_to_mean_delta_and_smooths(page):
+    wait_ready(page, STILL)
+    first = step_once(page)
+    second = step_once(page, 2)
+    page.select_option("#grad-quantity", "delta")
+    read = """() => {
+        const d = document.querySelector('#chart-grad').data;
+        return d && d[0].y.length === 2 ? d.map((t) => t.y) : null;
+    }"""
+    page.wait_for_function(
+        "() => document.querySelector('#chart-grad').layout.yaxis.title.text.includes('δ')"
+    )
+    lines = page.wait_for_function(read).json_value()
+    for l in range(len(first["layers"])):
+        assert lines[l] == [
+            first["layers"][l]["delta_mean_abs"],
+            second["layers"][l]["delta_mean_abs"],
+        ]
+    page.check("#grad-smooth")
+    page.wait_for_function(
+        "(v) => document.querySelector('#chart-grad').data[0].y[0] !== v", arg=lines[0][0]
+    )
+    smoothed = page.evaluate("document.querySelector('#chart-grad').data[0].y")
+    expected = (lines[0][0] * lines[0][1]) ** 0.5  # geometric mean of the two points
+    assert abs(smoothed[0] - expected) <= 1e-12 * expected
