@@ -213,3 +213,10 @@ def test_gradient_chart_switches_to_mean_delta_and_smooths(page):
     smoothed = page.evaluate("document.querySelector('#chart-grad').data[0].y")
     expected = (lines[0][0] * lines[0][1]) ** 0.5  # geometric mean of the two points
     assert abs(smoothed[0] - expected) <= 1e-12 * expected
+
+
+def test_hidden_units_are_capped_with_a_note(page):
+    wait_ready(page, STILL + "&layers=2-20-3-1")
+    page.wait_for_selector("#hidden-units canvas")
+    page.wait_for_function("() => document.querySelectorAll('#hidden-units canvas').length === 19")
+    assert "first 16 of 20" in page.text_content("#hidden-note")
