@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=800)
+    parser.add_argument(
+        "--steps", type=int, default=3, help="SGD steps to take on the main page first (Space)"
+    )
     args = parser.parse_args(argv)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -31,6 +34,14 @@ def main(argv: list[str] | None = None) -> None:
         browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": args.width, "height": args.height})
         page.goto(url + args.path, wait_until="networkidle")
+        if args.path == "/":
+            # The README shows a step in progress: the numbers on every unit and edge.
+            page.wait_for_selector('body[data-ready="true"]')
+            for _ in range(args.steps):
+                page.keyboard.press("Space")
+                page.wait_for_function("() => !window.backpropLab.page.busy")
+            page.click("#unit-1-2")  # a hidden unit's formula in the side panel
+            page.wait_for_timeout(1500)  # let the update beat and the charts settle
         page.screenshot(path=args.out)
         browser.close()
     print(f"saved {args.out}")
