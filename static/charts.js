@@ -5,34 +5,24 @@
 // fast-forward, an undo or a reload); drawing is throttled so Play stays fast.
 
 import { layerColor } from "./colors.js";
+import { LiveChart, niceStep } from "./plotcard.js";
 
 const MAX_POINTS = 4000;
 // A redraw costs plotly 20–50 ms: at most every REDRAW_MS, and never more than a
 // tenth of the time, so that Play at 30–60 steps/s keeps its pace.
 const REDRAW_MS = 250;
 
-/** 1, 2 or 5 × 10ⁿ, at least 1 and at least `raw`. */
-function niceStep(raw) {
-  const power = 10 ** Math.floor(Math.log10(Math.max(raw, 1)));
-  for (const m of [1, 2, 5, 10]) if (m * power >= raw) return m * power;
-  return 10 * power;
-}
-
-export class GradientChart {
+export class GradientChart extends LiveChart {
   constructor(div) {
-    this.div = div;
+    super(div);
     this.depth = 0;
     this.steps = [];
     this.norms = []; // norms[l-1][n]
     this.deltas = []; // mean |δ(l)|: deltas[l-1][n]
     this.quantity = "grad"; // "grad": ‖G(l)‖, "delta": mean |δ(l)|
     this.smooth = false;
-    this.timer = null;
-    this.lastDraw = 0;
-    this.present = false;
     this.drawn = false;
     this.revision = 0; // plotly redraws data only when this changes (arrays grow in place)
-    this.drawCost = 0;
   }
 
   reset(depth) {
@@ -111,42 +101,9 @@ export class GradientChart {
     );
   }
 
-  setPresent(present) {
-    this.present = present;
-    this.schedule(true);
-  }
-
-  /**
-   * Hold redraws while the network animates (a plotly redraw is one 30–80 ms task:
-   * a visible stutter mid-beat); release draws what was held back.
-   */
-  hold(on) {
-    this.held = on;
-    if (!on && this.pending) {
-      this.pending = false;
-      this.schedule(true);
-    }
-  }
-
-  schedule(now = false) {
-    if (this.held) {
-      this.pending = true;
-      return;
-    }
-    if (this.timer !== null) return;
-    const interval = Math.min(1000, Math.max(REDRAW_MS, 10 * this.drawCost));
-    const wait = now ? 0 : Math.max(0, interval - (performance.now() - this.lastDraw));
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      if (this.held) {
-        this.pending = true;
-        return;
-      }
-      const started = performance.now();
-      this.draw();
-      this.lastDraw = performance.now();
-      this.drawCost = this.lastDraw - started;
-    }, wait);
+  /** At most every REDRAW_MS, and never more than a tenth of the time (Play keeps pace). */
+  interval() {
+    return Math.min(1000, Math.max(REDRAW_MS, 10 * this.drawCost));
   }
 
   /** Log-axis ticks on whole decades only (a chart for the back row), some apart. */

@@ -12,6 +12,7 @@ export class LiveChart {
     this.pending = false;
     this.timer = null;
     this.lastDraw = 0;
+    this.drawCost = 0; // ms the last draw took
   }
 
   setPresent(present) {
@@ -33,16 +34,23 @@ export class LiveChart {
       return;
     }
     if (this.timer !== null) return;
-    const wait = now ? 0 : Math.max(0, REDRAW_MS - (performance.now() - this.lastDraw));
+    const wait = now ? 0 : Math.max(0, this.interval() - (performance.now() - this.lastDraw));
     this.timer = setTimeout(() => {
       this.timer = null;
       if (this.held) {
         this.pending = true;
         return;
       }
+      const started = performance.now();
       if (window.Plotly && this.div.isConnected) this.draw();
       this.lastDraw = performance.now();
+      this.drawCost = this.lastDraw - started;
     }, wait);
+  }
+
+  /** Milliseconds between redraws at most; a chart may adapt it to its draw cost. */
+  interval() {
+    return REDRAW_MS;
   }
 
   /** Overridden: draw the chart from the card's data (Plotly.react or extendTraces). */
