@@ -27,7 +27,8 @@ function sentence(detail, status) {
   return `The server answered with status ${status}.`;
 }
 
-async function request(method, path, body) {
+/** One JSON request; failures become an ApiError with a sentence (used by every page). */
+export async function request(method, path, body) {
   const init = { method, headers: { Accept: "application/json" } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";

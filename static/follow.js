@@ -5,7 +5,7 @@
 // In exercise mode the queue waits after a beat for the student's prediction.
 // Nothing here can change the run: the token only reads.
 
-import { ApiError } from "./api.js";
+import { ApiError, request } from "./api.js";
 import { GradientChart } from "./charts.js";
 import { divergingGradient } from "./colors.js";
 import { DataView } from "./dataview.js";
@@ -37,26 +37,6 @@ const CAPTIONS = {
 
 const token = new URLSearchParams(location.search).get("token") ?? "";
 const base = `/api/follow/${encodeURIComponent(token)}`;
-
-async function request(method, path, body) {
-  const init = { method, headers: { Accept: "application/json" } };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  let response;
-  try {
-    response = await fetch(path, init);
-  } catch {
-    throw new ApiError(0, "The server did not answer. Is the teacher's Backprop Lab still running?");
-  }
-  const payload = await response.json().catch(() => null);
-  if (!response.ok) {
-    const detail = typeof payload?.detail === "string" ? payload.detail : `The server answered with status ${response.status}.`;
-    throw new ApiError(response.status, detail);
-  }
-  return payload;
-}
 
 // The page's state: what the drawing shows and what is still to be played.
 const view = {

@@ -1,6 +1,6 @@
 // The teacher's "Share" button: a read-only follow link to the run on show, its QR code
-// to project, how many students follow, and exercise mode for them. Self-contained: its
-// own requests, its own dialog and stylesheet (share.css), so a page mounts it with
+// to project, how many students follow, and exercise mode for them. Self-contained but
+// for api.js's request(): its own dialog and stylesheet (share.css), so a page mounts it with
 //
 //   import { mountShareButton } from "./share.js";
 //   mountShareButton(document.querySelector(".topbar"), () => page.session?.id);
@@ -9,22 +9,11 @@
 // page starts a new session (a new setup), the share — token, link, followers — moves
 // to it (POST …/share with continue_from), so the class keeps following.
 
+import { request } from "./api.js";
+
 const WATCH_MS = 1000; // how often the session id is compared (no request)
 const COUNT_MS = 5000; // how often the number of followers is read while shared
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
-
-async function call(method, path, body) {
-  const init = { method, headers: { Accept: "application/json" } };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  const response = await fetch(path, init);
-  if (response.status === 204) return null;
-  const payload = await response.json().catch(() => null);
-  if (!response.ok) throw new Error(payload?.detail || `The server answered with status ${response.status}.`);
-  return payload;
-}
 
 function node(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -140,7 +129,7 @@ export function mountShareButton(container, sessionId, { baseUrl } = {}) {
     const id = currentId();
     if (!id) throw new Error("There is no run to share yet.");
     const body = { base_url: state.base, ...extra };
-    const answer = await call("POST", `/api/sessions/${encodeURIComponent(id)}/share`, body);
+    const answer = await request("POST", `/api/sessions/${encodeURIComponent(id)}/share`, body);
     state.sharedId = id;
     return answer;
   }
@@ -149,7 +138,7 @@ export function mountShareButton(container, sessionId, { baseUrl } = {}) {
     showError("");
     try {
       const id = currentId();
-      const session = await call("GET", `/api/sessions/${encodeURIComponent(id)}`);
+      const session = await request("GET", `/api/sessions/${encodeURIComponent(id)}`);
       state.layers = session.config.layers;
       show(await share());
     } catch (e) {
@@ -165,7 +154,7 @@ export function mountShareButton(container, sessionId, { baseUrl } = {}) {
     const exercise = !v ? null : v === "weight" ? { kind: "weight" } : v === "delta-layer" ? { kind: "delta", layer: Number(layer.value) } : { kind: "delta" };
     try {
       const id = state.sharedId;
-      show(await call("PATCH", `/api/sessions/${encodeURIComponent(id)}/share`, { exercise }));
+      show(await request("PATCH", `/api/sessions/${encodeURIComponent(id)}/share`, { exercise }));
     } catch (e) {
       showError(e.message);
     }
@@ -173,7 +162,7 @@ export function mountShareButton(container, sessionId, { baseUrl } = {}) {
 
   async function stopSharing() {
     try {
-      if (state.sharedId) await call("DELETE", `/api/sessions/${encodeURIComponent(state.sharedId)}/share`);
+      if (state.sharedId) await request("DELETE", `/api/sessions/${encodeURIComponent(state.sharedId)}/share`);
     } catch {
       // already gone: nothing to stop
     }
@@ -190,7 +179,7 @@ export function mountShareButton(container, sessionId, { baseUrl } = {}) {
     try {
       if (id && id !== state.sharedId) {
         // a new setup made a new session: take the class along
-        const config = await call("GET", `/api/sessions/${encodeURIComponent(id)}`);
+        const config = await request("GET", `/api/sessions/${encodeURIComponent(id)}`);
         state.layers = config.config.layers;
         show(await share({ continue_from: state.sharedId }));
       }
@@ -202,7 +191,7 @@ export function mountShareButton(container, sessionId, { baseUrl } = {}) {
   async function refreshCount() {
     if (!state.sharedId) return;
     try {
-      const answer = await call("GET", `/api/sessions/${encodeURIComponent(state.sharedId)}/share`);
+      const answer = await request("GET", `/api/sessions/${encodeURIComponent(state.sharedId)}/share`);
       state.share = answer;
       showCount(answer.followers);
     } catch {
