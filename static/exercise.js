@@ -10,6 +10,7 @@
 //   panel.retarget({kind: "unit", l, j})   // a click on the drawing while asking
 
 import { indices, num } from "./format.js";
+import { node } from "./dom.js";
 
 const SUBSCRIPT = "₀₁₂₃₄₅₆₇₈₉";
 const sub = (...parts) =>
@@ -29,17 +30,6 @@ export function parseNumber(text) {
   if (!/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(cleaned)) return null;
   const value = Number(cleaned);
   return Number.isFinite(value) ? value : null;
-}
-
-function node(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") el.className = v;
-    else if (k === "text") el.textContent = v;
-    else el.setAttribute(k, v);
-  }
-  el.append(...children.filter((c) => c !== null && c !== undefined));
-  return el;
 }
 
 export const symbolOf = (q, unit) =>

@@ -14,6 +14,7 @@ import { num, percent } from "./format.js";
 import { FormulaPanel } from "./formula.js";
 import { NetworkView } from "./network.js";
 import { Timeline } from "./timeline.js";
+import { frameOf, weightsBeforeOf } from "./trace.js";
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -221,7 +222,7 @@ function showFrame(events) {
       view.frame = withBackward(view.frame, trace);
       phase = "backward";
     } else if (event.kind === "update" || event.kind === "step") {
-      view.frame = frameOf(trace);
+      view.frame = frameOf(trace, example());
       view.weightsBefore = weightsBeforeOf(trace, view.weightsBefore);
       phase = "update";
     }
@@ -253,28 +254,6 @@ function forwardFrame(trace) {
 
 function withBackward(frame, trace) {
   return { ...frame, layers: frame.layers.map((layer, n) => ({ ...layer, ...trace.layers[n] })) };
-}
-
-function frameOf(trace) {
-  return {
-    example: Math.min(example(), trace.input.length - 1),
-    step: trace.step,
-    indices: trace.indices,
-    input: trace.input,
-    target: trace.target,
-    error: trace.error,
-    layers: trace.layers,
-  };
-}
-
-/** The weights a step started from: the page's own copy, else W after − ΔW. */
-function weightsBeforeOf(trace, known) {
-  const fits =
-    known &&
-    known.length === trace.layers.length &&
-    known.every((W, n) => W.length === trace.layers[n].weights.length && W[0]?.length === trace.layers[n].weights[0]?.length);
-  if (fits) return known;
-  return trace.layers.map((layer) => layer.weights.map((row, i) => row.map((w, j) => w - layer.update[i][j])));
 }
 
 async function playForward(trace) {
@@ -312,7 +291,7 @@ async function playUpdate(trace, all) {
   const from = !all && shown ? view.phase : "none";
   const after = trace.layers.map((l) => l.weights);
   view.weightsBefore = weightsBeforeOf(trace, from === "none" ? view.weights : view.weightsBefore);
-  view.frame = frameOf(trace);
+  view.frame = frameOf(trace, example());
   dataView.mark(trace.indices, null);
   const L = view.config.layers.length;
   const ms = beatMs(from === "none" ? 2 * L + 1 : from === "forward" ? L + 1 : 2);

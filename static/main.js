@@ -18,6 +18,7 @@ import { configOf, needsNewSession, readSetup, setupFromConfig, writeSetup } fro
 import { mountShareButton } from "./share.js";
 import { StepChart } from "./stepchart.js";
 import { Timeline } from "./timeline.js";
+import { frameOf, weightsBeforeOf } from "./trace.js";
 
 const BEAT_MS = 450; // time per layer of a beat at 1× (the time of one layer lighting up)
 const BEAT_MAX_MS = 2400; // … but a beat of a deep network takes at most this long at 1×
@@ -277,29 +278,6 @@ async function loadPreset(name) {
 }
 
 // -------------------------------------------------------------------- frames
-/** Numbers to show from a full step trace (POST …/step or …/update). */
-function frameOf(trace, example = 0) {
-  return {
-    example: Math.min(example, trace.input.length - 1),
-    step: trace.step,
-    indices: trace.indices,
-    input: trace.input,
-    target: trace.target,
-    error: trace.error,
-    layers: trace.layers,
-  };
-}
-
-/** The weights a trace started from: the page's own copy, else W after − ΔW. */
-function weightsBeforeOf(trace, known) {
-  const fits =
-    known &&
-    known.length === trace.layers.length &&
-    known.every((W, n) => W.length === trace.layers[n].weights.length);
-  if (fits) return known;
-  return trace.layers.map((layer) => layer.weights.map((row, i) => row.map((w, j) => w - layer.update[i][j])));
-}
-
 function setBeat(beat) {
   page.phase = beat;
   document.body.dataset.beat = beat;

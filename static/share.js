@@ -10,21 +10,11 @@
 // to it (POST …/share with continue_from), so the class keeps following.
 
 import { request } from "./api.js";
+import { node } from "./dom.js";
 
 const WATCH_MS = 1000; // how often the session id is compared (no request)
 const COUNT_MS = 5000; // how often the number of followers is read while shared
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
-
-function node(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") el.className = v;
-    else if (k === "text") el.textContent = v;
-    else el.setAttribute(k, v);
-  }
-  el.append(...children.filter((c) => c !== null && c !== undefined));
-  return el;
-}
 
 function ensureStylesheet() {
   if (document.querySelector('link[data-share-css]')) return;

@@ -1,0 +1,13 @@
+// A tiny element builder for the panels that build their own DOM (share, exercise).
+
+/** node("p", {class, text, …attributes}, ...children) → a new element. */
+export function node(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") el.className = v;
+    else if (k === "text") el.textContent = v;
+    else el.setAttribute(k, v);
+  }
+  el.append(...children.filter((c) => c !== null && c !== undefined));
+  return el;
+}

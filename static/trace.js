@@ -1,0 +1,27 @@
+// What a page shows from a full step trace (POST …/step or …/update): shared by the
+// main page and the follow page, so both read a trace the same way.
+
+/** Numbers to show from a full step trace; `example` is the batch row on show. */
+export function frameOf(trace, example = 0) {
+  return {
+    example: Math.min(example, trace.input.length - 1),
+    step: trace.step,
+    indices: trace.indices,
+    input: trace.input,
+    target: trace.target,
+    error: trace.error,
+    layers: trace.layers,
+  };
+}
+
+/** The weights a trace started from: the page's own copy if it fits, else W after − ΔW. */
+export function weightsBeforeOf(trace, known) {
+  const fits =
+    known &&
+    known.length === trace.layers.length &&
+    known.every(
+      (W, n) => W.length === trace.layers[n].weights.length && W[0]?.length === trace.layers[n].weights[0]?.length,
+    );
+  if (fits) return known;
+  return trace.layers.map((layer) => layer.weights.map((row, i) => row.map((w, j) => w - layer.update[i][j])));
+}
