@@ -1,7 +1,8 @@
 """Activation functions θ, each with its derivative in the same record.
 
 Every record computes θ'(s) from the pair (s, x = θ(s)), so tanh and sigmoid reuse
-the forward value instead of recomputing an exponential:
+the forward value instead of recomputing an exponential (written into a buffer the
+caller owns, so that a training step allocates nothing):
 
     tanh:     θ' = 1 − x²
     sigmoid:  θ' = x (1 − x)   (≤ 1/4: the root of vanishing gradients)
@@ -26,25 +27,34 @@ Array = np.ndarray
 class Activation:
     """θ, its derivative and what "saturated" means for it.
 
-    ``forward(s, out)`` writes θ(s) into ``out`` (a fresh array owned by the caller);
-    ``derivative(s, x)`` returns θ'(s) as a new array; ``saturated(x)`` is a boolean
+    ``forward(s, out)`` writes θ(s) into ``out``; ``derivative_into(s, x, out)`` writes
+    θ'(s) into ``out`` (both arrays owned by the caller); ``saturated(x)`` is a boolean
     mask of units whose θ' is (nearly) zero, used for the saturation fraction.
     """
 
     name: str
     forward: Callable[[Array, Array], Array]
-    derivative: Callable[[Array, Array], Array]
+    derivative_into: Callable[[Array, Array, Array], Array]
     saturated: Callable[[Array], Array]
     hidden: bool = True  # usable in hidden layers
     output_range: tuple[float, float] = (-np.inf, np.inf)
+
+    def derivative(self, s: Array, x: Array) -> Array:
+        """θ'(s) as a new array, from s and x = θ(s)."""
+        return self.derivative_into(s, x, np.empty(np.shape(s)))
 
 
 def _tanh(s: Array, out: Array) -> Array:
     return np.tanh(s, out=out)
 
 
-def _tanh_prime(s: Array, x: Array) -> Array:
-    return 1.0 - x * x
+# 0-d arrays: ufuncs take them faster than Python floats (this runs in every step).
+_ONE = np.array(1.0)
+
+
+def _tanh_prime(s: Array, x: Array, out: Array) -> Array:
+    np.multiply(x, x, out=out)
+    return np.subtract(_ONE, out, out=out)  # 1 − x²
 
 
 def _sigmoid(s: Array, out: Array) -> Array:
@@ -56,16 +66,17 @@ def _sigmoid(s: Array, out: Array) -> Array:
     return out
 
 
-def _sigmoid_prime(s: Array, x: Array) -> Array:
-    return x * (1.0 - x)
+def _sigmoid_prime(s: Array, x: Array, out: Array) -> Array:
+    np.subtract(_ONE, x, out=out)
+    return np.multiply(x, out, out=out)  # x (1 − x)
 
 
 def _relu(s: Array, out: Array) -> Array:
     return np.maximum(s, 0.0, out=out)
 
 
-def _relu_prime(s: Array, x: Array) -> Array:
-    return (s > 0.0).astype(np.float64)
+def _relu_prime(s: Array, x: Array, out: Array) -> Array:
+    return np.greater(s, 0.0, out=out)  # [s > 0] as 1.0 / 0.0
 
 
 def _leaky_relu(s: Array, out: Array) -> Array:
@@ -73,8 +84,9 @@ def _leaky_relu(s: Array, out: Array) -> Array:
     return np.maximum(s, out, out=out)
 
 
-def _leaky_relu_prime(s: Array, x: Array) -> Array:
-    return np.where(s > 0.0, 1.0, LEAKY_SLOPE)
+def _leaky_relu_prime(s: Array, x: Array, out: Array) -> Array:
+    out[...] = np.where(s > 0.0, 1.0, LEAKY_SLOPE)
+    return out
 
 
 def _identity(s: Array, out: Array) -> Array:
@@ -82,8 +94,9 @@ def _identity(s: Array, out: Array) -> Array:
     return out
 
 
-def _ones(s: Array, x: Array) -> Array:
-    return np.ones_like(s)
+def _ones(s: Array, x: Array, out: Array) -> Array:
+    out.fill(1.0)
+    return out
 
 
 def _softmax(s: Array, out: Array) -> Array:
@@ -94,7 +107,7 @@ def _softmax(s: Array, out: Array) -> Array:
     return out
 
 
-def _softmax_prime(s: Array, x: Array) -> Array:
+def _softmax_prime(s: Array, x: Array, out: Array) -> Array:
     raise ValueError("softmax has no element-wise derivative; use it with cross-entropy")
 
 

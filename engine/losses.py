@@ -31,10 +31,15 @@ REAL = "real"  # regression
 @dataclass(frozen=True)
 class Loss:
     name: str
-    # error(s, x, y) -> e per example, shape (B,)
+    # error(s, x, y) -> e per example, shape (B,); y has shape (B,)
     error: Callable[[Array, Array, Array], Array]
-    # output_delta(s, x, y, θ) -> δ(L), shape (B, d(L))
-    output_delta: Callable[[Array, Array, Array, Activation], Array]
+    # output(s, x, y, θ, delta, r, t) -> Σ e over the batch, writing δ(L) into ``delta``.
+    # y is a column (B × 1); r and t are scratch arrays shaped like δ(L). Nothing is
+    # allocated for the squared error: this runs in every training step.
+    output: Callable[[Array, Array, Array, Activation, Array, Array, Array], float]
+
+
+_TWO = np.array(2.0)
 
 
 def _squared_error(s: Array, x: Array, y: Array) -> Array:
@@ -42,8 +47,12 @@ def _squared_error(s: Array, x: Array, y: Array) -> Array:
     return r * r
 
 
-def _squared_delta(s: Array, x: Array, y: Array, theta: Activation) -> Array:
-    return 2.0 * (x - y[:, None]) * theta.derivative(s, x)
+def _squared_output(s, x, y, theta, delta, r, t) -> float:
+    np.subtract(x, y, out=r)  # x_1(L) − y
+    theta.derivative_into(s, x, t)
+    np.multiply(r, t, out=delta)
+    np.multiply(delta, _TWO, out=delta)  # δ_1(L) = 2 (x_1(L) − y) θ'(s_1(L))
+    return float(np.vdot(r, r))
 
 
 def _cross_entropy_error(s: Array, x: Array, y: Array) -> Array:
@@ -57,12 +66,13 @@ def _cross_entropy_error(s: Array, x: Array, y: Array) -> Array:
     return lse - s[np.arange(s.shape[0]), y.astype(np.intp)]
 
 
-def _cross_entropy_delta(s: Array, x: Array, y: Array, theta: Activation) -> Array:
+def _cross_entropy_output(s, x, y, theta, delta, r, t) -> float:
     if s.shape[1] == 1:
-        return x - y[:, None]
-    d = x.copy()
-    d[np.arange(s.shape[0]), y.astype(np.intp)] -= 1.0
-    return d
+        np.subtract(x, y, out=delta)  # δ_1(L) = h − y
+    else:
+        np.copyto(delta, x)  # δ(L) = h − onehot(y)
+        delta[np.arange(s.shape[0]), y[:, 0].astype(np.intp)] -= 1.0
+    return float(np.add.reduce(_cross_entropy_error(s, x, y[:, 0])))
 
 
 def mean_error(loss: Loss, s: Array, x: Array, y: Array) -> float:
@@ -71,8 +81,8 @@ def mean_error(loss: Loss, s: Array, x: Array, y: Array) -> float:
 
 
 LOSSES: dict[str, Loss] = {
-    "squared": Loss("squared", _squared_error, _squared_delta),
-    "cross_entropy": Loss("cross_entropy", _cross_entropy_error, _cross_entropy_delta),
+    "squared": Loss("squared", _squared_error, _squared_output),
+    "cross_entropy": Loss("cross_entropy", _cross_entropy_error, _cross_entropy_output),
 }
 
 

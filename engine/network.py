@@ -20,21 +20,40 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
 from .activations import OUTPUT_ACTIVATIONS, Activation, get_activation
+from .core import Kernel, Layout
 from .datasets import Dataset, encode_labels
 from .init import INIT_SCHEMES, init_weights
 from .losses import INDEX, REAL, ZERO_ONE, Loss, check_pair, get_loss, mean_error
+from .traces import Backward, Forward, LayerTrace, StepTrace
+
+__all__ = [
+    "Backward",
+    "Config",
+    "Forward",
+    "LayerTrace",
+    "Network",
+    "RunRecord",
+    "State",
+    "StepTrace",
+]
 
 Array = np.ndarray
 
 # Seed-sequence keys: init and example order are independent streams of one seed, so
 # that changing the init scheme never changes which examples are visited, and the
 # order of epoch e is a pure function of (seed, e): nothing else needs to be saved.
+# Epoch e's order is permutation number e mod 16 drawn from the generator of
+# [seed, 1, e // 16]: one generator serves 16 epochs in a row (seeding one costs
+# three times as much as drawing a permutation), and any epoch is a few draws away.
 _INIT_STREAM = 0
 _ORDER_STREAM = 1
+_EPOCHS_PER_GENERATOR = 16
+_KERNELS_KEPT = 4  # batch sizes whose buffers a network keeps
 
 
 @dataclass(frozen=True)
@@ -81,121 +100,13 @@ class Config:
         return len(self.layers) - 1
 
 
-@dataclass(frozen=True)
-class State:
+class State(NamedTuple):
     """The whole mutable state of a run: restore it and the run continues identically."""
 
     weights: tuple[Array, ...]
     step: int = 0
     epoch: int = 0  # completed passes over the training set
     position: int = 0  # examples of the current epoch already used
-
-
-@dataclass(frozen=True)
-class Forward:
-    """Result of the forward phase for one mini-batch (phase 1 of a step)."""
-
-    step: int  # the step this batch belongs to (1 for the first)
-    indices: Array  # B
-    target: Array  # B, encoded for the loss
-    s: tuple[Array, ...]  # s(l), l = 1 … L
-    xa: tuple[Array, ...]  # augmented x(l), l = 0 … L−1 (x(L) is ``output``)
-    output: Array  # x(L), B × d(L)
-    error: float  # mean over the batch of e, before the update
-    epoch_after: int
-    position_after: int
-
-    @property
-    def input(self) -> Array:
-        return self.xa[0][:, 1:]
-
-    def x(self, layer: int) -> Array:
-        """x(l) without the bias column, l = 0 … L."""
-        return self.output if layer == len(self.s) else self.xa[layer][:, 1:]
-
-    @property
-    def finite(self) -> bool:
-        """Every s(l), x(l) and the error are finite (x(l) is finite where s(l) is)."""
-        return math.isfinite(self.error + sum(float(s.sum()) for s in self.s))
-
-
-@dataclass(frozen=True)
-class Backward:
-    """Result of the backward phase: δ(l) and G(l) for l = 1 … L (phase 2)."""
-
-    delta: tuple[Array, ...]
-    grad: tuple[Array, ...]
-    grad_norm: tuple[float, ...]  # ‖G(l)‖_F
-    delta_mean_abs: tuple[float, ...]  # mean over batch and units of |δ_j(l)|
-
-    @property
-    def finite(self) -> bool:
-        """Every δ(l) and G(l) is finite (their norms are)."""
-        return math.isfinite(sum(self.grad_norm) + sum(self.delta_mean_abs))
-
-
-@dataclass(frozen=True)
-class LayerTrace:
-    """Every number of layer l in one step."""
-
-    s: Array
-    x: Array
-    delta: Array
-    grad: Array
-    update: Array  # ΔW(l) = −η G(l)
-    weights: Array  # W(l) after the update
-    grad_norm: float
-    delta_mean_abs: float
-    saturation: float  # fraction of the B × d(l) values of x(l) in θ's flat region
-
-
-@dataclass(frozen=True)
-class StepTrace:
-    """One SGD iteration, immutable.
-
-    Per-layer numbers are stored column-wise: ``delta[l-1]`` is δ(l), l = 1 … L.
-    ``layer(l)`` gives the same numbers as one ``LayerTrace``. A refused (diverged)
-    step has empty per-layer tuples and leaves the network as it was.
-    """
-
-    step: int
-    indices: Array
-    input: Array
-    target: Array
-    error: float
-    learning_rate: float
-    diverged: bool
-    message: str
-    s: tuple[Array, ...] = ()
-    x: tuple[Array, ...] = ()
-    delta: tuple[Array, ...] = ()
-    grad: tuple[Array, ...] = ()
-    update: tuple[Array, ...] = ()  # ΔW(l) = −η G(l)
-    weights: tuple[Array, ...] = ()  # W(l) after the update
-    grad_norm: tuple[float, ...] = ()  # ‖G(l)‖_F
-    delta_mean_abs: tuple[float, ...] = ()
-    saturation: tuple[float, ...] = ()
-
-    def layer(self, l: int) -> LayerTrace:
-        """Every number of layer l (1 … L)."""
-        i = l - 1
-        if not 0 <= i < len(self.s):
-            raise IndexError(f"layer {l} is not in this trace (layers 1 … {len(self.s)})")
-        return LayerTrace(
-            self.s[i],
-            self.x[i],
-            self.delta[i],
-            self.grad[i],
-            self.update[i],
-            self.weights[i],
-            self.grad_norm[i],
-            self.delta_mean_abs[i],
-            self.saturation[i],
-        )
-
-    @property
-    def layers(self) -> tuple[LayerTrace, ...]:
-        return tuple(self.layer(l) for l in range(1, len(self.s) + 1))
 
 
 @dataclass(frozen=True)
@@ -221,8 +132,9 @@ EXPLODED_MESSAGE = (
 )
 
 
-def _refusal(fwd: Forward, bwd: Backward, eta: float) -> str:
-    finite = math.isfinite(fwd.error + sum(bwd.grad_norm))
+def _refusal(error: float, sums: Array, eta: float) -> str:
+    """Why a step was refused: η (the numbers were finite up to η G) or the weights."""
+    finite = math.isfinite(error + float(sums.sum()))
     return (DIVERGED_MESSAGE if finite else EXPLODED_MESSAGE).format(eta=eta)
 
 
@@ -277,11 +189,18 @@ class Network:
         self._hidden: Activation = get_activation(config.activation)
         self._out: Activation = get_activation(config.output)
         self._loss: Loss = get_loss(config.loss)
-        # Training inputs with the bias column, and targets in the loss's encoding.
-        self._xa_train = _readonly(augment(dataset.x_train))
-        self._y_train = _readonly(encode_labels(dataset.y_train, self.encoding))
-        self._order_cache: tuple[int, Array] = (-1, np.empty(0, np.intp))
+        # The training set as rows [1, x, y]: the bias unit, the input, the target in
+        # the loss's encoding (the layout of a step's first block, see ``core``).
+        y = encode_labels(dataset.y_train, self.encoding)
+        self._rows_train = _readonly(np.column_stack([augment(dataset.x_train), y]))
+        self._xa_train = self._rows_train[:, :-1]  # augmented x(0)
+        self._y_train = self._rows_train[:, -1]
+        # One epoch at a time: its order, and the rows in that order.
+        self._epoch_cache: tuple[int, Array, Array] = (-1, np.empty(0, np.intp), y[:0])
+        self._order_rng: tuple[np.random.Generator | None, tuple, int] = (None, (), 0)
         self._all_inputs: Array | None = None  # train + test, for metrics()
+        self._kernels: dict[int, Kernel] = {}  # per batch size
+        self._eta: tuple[float | None, Array] = (None, np.array(0.0))
         if weights is None:
             weights = self.initial_weights()
         self.state = State(self.check_weights(weights))
@@ -320,7 +239,7 @@ class Network:
         return tuple(out)
 
     def set_weights(self, weights) -> None:
-        self.state = replace(self.state, weights=self.check_weights(weights))
+        self.state = self.state._replace(weights=self.check_weights(weights))
 
     def reset(self, seed: int | None = None) -> None:
         """Back to step 0 with freshly drawn weights (same seed unless one is given)."""
@@ -343,12 +262,24 @@ class Network:
     # ------------------------------------------------------- example order
     def epoch_order(self, epoch: int) -> Array:
         """The shuffled order of the training examples in ``epoch``."""
-        cached_epoch, order = self._order_cache
-        if cached_epoch != epoch:
-            rng = np.random.default_rng([self.config.seed, _ORDER_STREAM, epoch])
-            order = _readonly(rng.permutation(self.n_train))
-            self._order_cache = (epoch, order)
-        return order
+        return self._epoch(epoch)[1]
+
+    def _epoch(self, epoch: int) -> tuple[int, Array, Array]:
+        """(epoch, its order, the training rows in that order): batches are slices."""
+        cached = self._epoch_cache
+        if cached[0] != epoch:
+            key = (self.config.seed, epoch // _EPOCHS_PER_GENERATOR)
+            rng, rng_key, drawn = self._order_rng
+            want = epoch % _EPOCHS_PER_GENERATOR
+            if rng_key != key or drawn > want:
+                rng, drawn = np.random.default_rng([key[0], _ORDER_STREAM, key[1]]), 0
+            while drawn <= want:
+                order = rng.permutation(self.n_train)
+                drawn += 1
+            self._order_rng = (rng, key, drawn)
+            rows = np.take(self._rows_train, order, axis=0)
+            cached = self._epoch_cache = (epoch, _readonly(order), _readonly(rows))
+        return cached
 
     def _next_indices(
         self, batch_size: int, epoch: int | None = None, pos: int | None = None
@@ -400,122 +331,150 @@ class Network:
                 xa_all.append(xa)
         return s_all, xa_all, out
 
+    def kernel(self, batch_size: int) -> Kernel:
+        """The step arithmetic for ``batch_size`` examples, on buffers kept for the next call."""
+        k = self._kernels.get(batch_size)
+        if k is None:
+            if len(self._kernels) >= _KERNELS_KEPT:
+                self._kernels.pop(next(iter(self._kernels)))
+            layout = Layout(self.config.layers, batch_size, self._hidden, self._out)
+            k = self._kernels[batch_size] = Kernel(layout, self._loss)
+        if k.weights is not self.state.weights:
+            k.load(self.state.weights)
+        return k
+
+    def _batch(self, indices) -> tuple[Array, Array, int, int]:
+        """The next step's example indices, their rows, and the (epoch, position) after it."""
+        st = self.state
+        if indices is not None:
+            idx = self._check_indices(indices)
+            return idx, self._rows_train[idx], st.epoch, st.position
+        B, pos = self.config.batch_size, st.position
+        if pos + B <= self.n_train:  # the common case: a slice of this epoch's rows
+            _, order, rows = self._epoch(st.epoch)
+            return order[pos : pos + B], rows[pos : pos + B], st.epoch, pos + B
+        idx, epoch, pos = self._next_indices(B)
+        return idx, self._rows_train[idx], epoch, pos
+
+    def _neg_eta(self) -> Array:
+        eta = self.config.learning_rate
+        if self._eta[0] != eta:
+            self._eta = (eta, np.array(-eta))
+        return self._eta[1]
+
     def begin(self, indices=None) -> Forward:
         """Phase 1: pick the mini-batch (or take ``indices``) and go forward. No state changes."""
+        idx, rows, epoch, pos = self._batch(indices)
+        k = self.kernel(len(idx))
         with np.errstate(all="ignore"):
-            return self._forward_phase(indices)
+            err = k.forward(rows)
+            finite = math.isfinite(err + float(k.layout.span(k.work, "s").sum()))
+        fwd = Forward._of(self.state.step + 1, idx, err, epoch, pos, k.capture(), finite)
+        k.holder = fwd
+        return fwd
 
     def backward(self, fwd: Forward) -> Backward:
         """Phase 2: δ(l) of every layer and the gradient G(l). No state changes."""
+        k = self.kernel(fwd.frame.layout.batch)
+        if k.holder is not fwd:
+            k.restore(fwd.frame)
         with np.errstate(all="ignore"):
-            return self._backward_phase(fwd)
+            k.backward()
+        bwd = Backward._of(fwd, k.capture())
+        k.holder = bwd
+        return bwd
 
     def apply(self, fwd: Forward, bwd: Backward) -> StepTrace:
         """Phase 3: W(l) ← W(l) − η G(l) for every layer; refused if not all finite."""
+        if bwd.forward is not fwd:
+            raise ValueError("this backward pass belongs to another forward pass")
+        k = self.kernel(fwd.frame.layout.batch)
+        if k.holder is not bwd:
+            k.restore(bwd.frame)
+        k.holder = None
         with np.errstate(all="ignore"):
-            return self._apply_phase(fwd, bwd)
+            return self._update(k, fwd.indices, fwd.error, fwd.epoch_after, fwd.position_after)
 
     def step(self, indices=None) -> StepTrace:
         """One SGD iteration: forward, backward, update."""
+        idx, rows, epoch, pos = self._batch(indices)
+        k = self._kernels.get(len(idx))
+        if k is None or k.weights is not self.state.weights:
+            k = self.kernel(len(idx))
+        k.holder = None
         with np.errstate(all="ignore"):
-            fwd = self._forward_phase(indices)
-            return self._apply_phase(fwd, self._backward_phase(fwd))
+            err = k.forward(rows)
+            k.backward()
+            return self._update(k, idx, err, epoch, pos)
+
+    def _update(self, k: Kernel, idx: Array, err: float, epoch: int, pos: int) -> StepTrace:
+        """Phase 3 on the kernel's numbers: keep them as a trace, or refuse the step.
+
+        Called with NumPy's floating-point warnings off (``np.errstate``).
+        """
+        eta = self.config.learning_rate
+        total = err + k.update(self._neg_eta())
+        if not math.isfinite(total):
+            msg = _refusal(err, k.sums, eta)
+            frame = k.capture()
+            return StepTrace(
+                self.state.step, idx, frame.input(), frame.target(), err, eta, True, msg
+            )
+        weights = k.accept()
+        step = self.state.step + 1
+        self.state = State(weights, step, epoch, pos)
+        return StepTrace.of_step(step, idx, err, eta, weights, k.capture())
 
     def run(self, steps: int) -> RunRecord:
         """Fast-forward ``steps`` iterations, recording error, ‖G(l)‖_F and mean |δ(l)|.
 
-        The same arithmetic as ``step`` (the weights agree bit for bit), in reused
-        buffers and without traces. Stops early (``diverged``) before the first step
-        that would not be finite. Call it in chunks to report progress and to stop.
+        The same kernel as ``step`` (the weights agree bit for bit), without copying
+        the numbers of each step. Stops early (``diverged``) before the first step that
+        would not be finite. Call it in chunks to report progress and to stop.
         """
-        from .fastforward import fast_forward
-
-        return fast_forward(self, steps)
-
-    def _forward_phase(self, indices) -> Forward:
-        if indices is None:
-            idx, epoch, pos = self._next_indices(self.config.batch_size)
-        else:
-            idx = self._check_indices(indices)
-            epoch, pos = self.state.epoch, self.state.position
-        s, xa, out = self.propagate(self._xa_train[idx])
-        y = self._y_train[idx]
-        err = mean_error(self._loss, s[-1], out, y)
-        return Forward(self.state.step + 1, idx, y, tuple(s), tuple(xa), out, err, epoch, pos)
-
-    def _backward_phase(self, fwd: Forward) -> Backward:
-        weights, hidden = self.state.weights, self._hidden
-        L = len(weights)
-        inv_b = 1.0 / fwd.indices.shape[0]
-        # δ(L) from the loss, then δ_i(l-1) = θ'(s_i(l-1)) Σ_j w_ij(l) δ_j(l), i ≥ 1
-        # (row 0 of W(l) belongs to the bias unit, which has no δ).
-        delta = [None] * L
-        d = self._loss.output_delta(fwd.s[-1], fwd.output, fwd.target, self._out)
-        delta[-1] = d
-        for l in range(L - 1, 0, -1):
-            d = hidden.derivative(fwd.s[l - 1], fwd.xa[l][:, 1:]) * (d @ weights[l][1:].T)
-            delta[l - 1] = d
-        grad, gnorm, dmean = [], [], []
-        for xa, d in zip(fwd.xa, delta, strict=True):
-            g = np.dot(xa.T, d)  # Σ_k x_i(l-1) δ_j(l) over the batch; row 0 sums δ (x_0 = 1)
-            g *= inv_b
-            grad.append(g)
-            gnorm.append(math.sqrt(float(np.vdot(g, g))))
-            dmean.append(float(np.abs(d).sum()) / d.size)
-        return Backward(tuple(delta), tuple(grad), tuple(gnorm), tuple(dmean))
-
-    def _updated(self, fwd: Forward, bwd: Backward, eta: float):
-        """(ΔW(l) = −η G(l), W(l) + ΔW(l)) per layer; ``None`` if any number is not finite."""
-        updates, new = [], []
-        # A sum is finite only if every term is (or if it overflows, which with numbers
-        # beyond 1e308 is divergence too): one cheap test covers s, δ, G and W.
-        total = fwd.error + sum(bwd.grad_norm) + sum(bwd.delta_mean_abs)
-        for w, g, s in zip(self.state.weights, bwd.grad, fwd.s, strict=True):
-            u = g * -eta
-            w2 = w + u
-            w2.flags.writeable = False  # weights are shared by traces and snapshots
-            total += float(w2.sum()) + float(s.sum())
-            updates.append(u)
-            new.append(w2)
-        if not math.isfinite(total):
-            return None
-        return updates, new
-
-    def _commit(self, fwd: Forward, new: list[Array]) -> None:
-        self.state = State(tuple(new), fwd.step, fwd.epoch_after, fwd.position_after)
-
-    def _apply_phase(self, fwd: Forward, bwd: Backward) -> StepTrace:
-        eta = self.config.learning_rate
-        result = self._updated(fwd, bwd, eta)
-        if result is None:
-            msg = _refusal(fwd, bwd, eta)
-            return StepTrace(
-                fwd.step - 1, fwd.indices, fwd.input, fwd.target, fwd.error, eta, True, msg
-            )
-        updates, new = result
-        self._commit(fwd, new)
-        L = len(new)
-        xs = tuple(fwd.x(l) for l in range(1, L + 1))
-        sat = [np.count_nonzero(self._hidden.saturated(x)) / x.size for x in xs[:-1]]
-        sat.append(np.count_nonzero(self._out.saturated(xs[-1])) / xs[-1].size)
-        return StepTrace(
-            fwd.step,
-            fwd.indices,
-            fwd.input,
-            fwd.target,
-            fwd.error,
-            eta,
-            False,
-            "",
-            fwd.s,
-            xs,
-            bwd.delta,
-            bwd.grad,
-            tuple(updates),
-            tuple(new),
-            bwd.grad_norm,
-            bwd.delta_mean_abs,
-            tuple(sat),
+        B, L = self.config.batch_size, self.config.depth
+        k = self.kernel(B)
+        k.holder = k.weights = None  # until the end: W is only in the kernel meanwhile
+        neg_eta, eta = self._neg_eta(), self.config.learning_rate
+        err = np.empty(steps)
+        sums = np.empty((steps, 2 * L))
+        first = self.state.step + 1
+        epoch, pos, n = self.state.epoch, self.state.position, self.n_train
+        rows = self._epoch(epoch)[2]
+        done, message = 0, ""
+        passes, k_sums = k._passes, k.sums
+        forward, backward, update = passes[k.parity]
+        with np.errstate(all="ignore"):
+            for i in range(steps):
+                if pos + B <= n:  # the common case, inline
+                    batch, epoch_next, pos_next = rows[pos : pos + B], epoch, pos + B
+                else:
+                    idx, epoch_next, pos_next = self._next_indices(B, epoch, pos)
+                    batch = self._rows_train[idx]
+                    rows = self._epoch(epoch_next)[2]
+                e = forward(batch)
+                backward()
+                if not math.isfinite(e + update(neg_eta)):
+                    message = _refusal(e, k_sums, eta)
+                    break
+                err[i] = e
+                sums[i] = k_sums
+                k.parity ^= 1
+                forward, backward, update = passes[k.parity]
+                epoch, pos, done = epoch_next, pos_next, i + 1
+        k.flip()
+        k.flip()  # rebinds the phases to the parity the loop left
+        if done:
+            self.state = State(k.current_weights(), self.state.step + done, epoch, pos)
+        k.weights = self.state.weights
+        sums = sums[:done]
+        return RunRecord(
+            np.arange(first, first + done),
+            err[:done],
+            np.sqrt(sums[:, L:]),
+            sums[:, :L] / k.layout.unit_counts,
+            bool(message),
+            message,
         )
 
     # ---------------------------------------------------------- evaluation

@@ -53,8 +53,11 @@ def test_gradient_check_notices_a_wrong_gradient(monkeypatch):
     from engine import activations
 
     net = _net("tanh", "tanh", "squared", {"name": "xor"}, 3, 1)
+    def wrong_prime(s, x, out):  # 1 − x instead of 1 − x²
+        return np.subtract(1.0, x, out=out)
+
     wrong = activations.Activation(
-        "tanh", activations._tanh, lambda s, x: 1.0 - x, activations.ACTIVATIONS["tanh"].saturated
+        "tanh", activations._tanh, wrong_prime, activations.ACTIVATIONS["tanh"].saturated
     )
     monkeypatch.setattr(net, "_hidden", wrong)
     check = gradient_check(net)

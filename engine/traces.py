@@ -1,0 +1,242 @@
+"""What a step hands out: immutable records of its numbers, per phase and whole.
+
+A record keeps the step's numbers as the one read-only flat buffer the kernel copied
+(see ``core``) and makes per-layer views of it when first asked; derived figures
+(‖G(l)‖_F, mean |δ(l)|, the saturation) are computed from those numbers once, on first
+use. Nothing a record hands out can be written, and no record can be changed, so a
+trace stays true after later steps and costs one copy to keep.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .core import Frame
+
+Array = np.ndarray
+
+
+class _Record:
+    """Immutable: fields live in one tuple, read through properties."""
+
+    __slots__ = ("_v",)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"a {type(self).__name__} cannot be changed")
+
+    __delattr__ = __setattr__
+
+    @classmethod
+    def _of(cls, *values):
+        record = object.__new__(cls)
+        object.__setattr__(record, "_v", values)
+        return record
+
+
+def _field(i: int, doc: str) -> property:
+    return property(lambda self: self._v[i], doc=doc)
+
+
+class Forward(_Record):
+    """Phase 1 of a step for one mini-batch: s(l) and x(l) of every layer, and e."""
+
+    __slots__ = ()
+    step = _field(0, "The step this batch belongs to (1 for the first).")
+    indices = _field(1, "The B example indices.")
+    error = _field(2, "Mean over the batch of e, before the update.")
+    epoch_after = _field(3, "The epoch once this step is taken.")
+    position_after = _field(4, "Examples of that epoch used once this step is taken.")
+    frame = _field(5, "The numbers (private).")
+    finite = _field(6, "Every s(l), x(l) and the error are finite.")
+
+    @property
+    def s(self) -> tuple[Array, ...]:
+        """s(l), l = 1 … L."""
+        return self.frame.views("s")
+
+    @property
+    def xa(self) -> tuple[Array, ...]:
+        """Augmented x(l), l = 0 … L−1 (x(L) is ``output``)."""
+        return self.frame.xa()
+
+    @property
+    def output(self) -> Array:
+        """x(L), B × d(L)."""
+        return self.frame.views("out")[0]
+
+    @property
+    def input(self) -> Array:
+        return self.frame.input()
+
+    @property
+    def target(self) -> Array:
+        """y for each example, encoded for the loss."""
+        return self.frame.target()
+
+    def x(self, layer: int) -> Array:
+        """x(l) without the bias column, l = 0 … L."""
+        return self.input if layer == 0 else self.frame.x()[layer - 1]
+
+
+class Backward(_Record):
+    """Phase 2: δ(l) and G(l) for l = 1 … L, continuing ``forward``."""
+
+    __slots__ = ()
+    forward = _field(0, "The forward phase this continues.")
+    frame = _field(1, "The numbers (private).")
+
+    @property
+    def delta(self) -> tuple[Array, ...]:
+        return self.frame.views("delta")
+
+    @property
+    def grad(self) -> tuple[Array, ...]:
+        return self.frame.views("grad")
+
+    @property
+    def grad_norm(self) -> tuple[float, ...]:
+        return self.frame.grad_norm()
+
+    @property
+    def delta_mean_abs(self) -> tuple[float, ...]:
+        return self.frame.delta_mean_abs()
+
+    @property
+    def finite(self) -> bool:
+        """Every δ(l) and G(l) is finite (their sums are)."""
+        return math.isfinite(float(self.frame.sums().sum()))
+
+
+@dataclass(frozen=True)
+class LayerTrace:
+    """Every number of layer l in one step."""
+
+    s: Array
+    x: Array
+    delta: Array
+    grad: Array
+    update: Array  # ΔW(l) = −η G(l)
+    weights: Array  # W(l) after the update
+    grad_norm: float
+    delta_mean_abs: float
+    saturation: float  # fraction of the B × d(l) values of x(l) in θ's flat region
+
+
+class StepTrace(_Record):
+    """One SGD iteration, immutable.
+
+    Per-layer numbers are tuples over l = 1 … L: ``delta[l-1]`` is δ(l). ``layer(l)``
+    gives the same numbers as one ``LayerTrace``. A refused (diverged) step has empty
+    per-layer tuples and leaves the network as it was.
+    """
+
+    __slots__ = ()
+    step = _field(0, "The step number (the last one taken, for a refused step).")
+    indices = _field(1, "The B example indices.")
+    error = _field(4, "Mean over the batch of e, before the update.")
+    learning_rate = _field(5, "η of this step.")
+    diverged = _field(6, "The step was refused: some number was not finite.")
+    message = _field(7, "Why it was refused (empty otherwise).")
+    weights = _field(8, "W(l) after the update, l = 1 … L.")
+
+    def __init__(
+        self,
+        step: int,
+        indices: Array,
+        input: Array,
+        target: Array,
+        error: float,
+        learning_rate: float,
+        diverged: bool,
+        message: str,
+    ) -> None:
+        """A trace without per-layer numbers (a refused step)."""
+        values = (step, indices, input, target, error, learning_rate, diverged, message, (), None)
+        object.__setattr__(self, "_v", values)
+
+    @classmethod
+    def of_step(cls, step, indices, error, learning_rate, weights, frame: Frame) -> StepTrace:
+        return cls._of(step, indices, None, None, error, learning_rate, False, "", weights, frame)
+
+    @property
+    def _frame(self) -> Frame | None:
+        return self._v[9]
+
+    def _per_layer(self, kind: str) -> tuple[Array, ...]:
+        frame = self._frame
+        return () if frame is None else frame.views(kind)
+
+    @property
+    def input(self) -> Array:
+        """x(0) of the batch, B × d(0)."""
+        frame = self._frame
+        return self._v[2] if frame is None else frame.input()
+
+    @property
+    def target(self) -> Array:
+        """y of the batch, encoded for the loss."""
+        frame = self._frame
+        return self._v[3] if frame is None else frame.target()
+
+    @property
+    def s(self) -> tuple[Array, ...]:
+        return self._per_layer("s")
+
+    @property
+    def x(self) -> tuple[Array, ...]:
+        """x(l) without the bias column, l = 1 … L."""
+        frame = self._frame
+        return () if frame is None else frame.x()
+
+    @property
+    def delta(self) -> tuple[Array, ...]:
+        return self._per_layer("delta")
+
+    @property
+    def grad(self) -> tuple[Array, ...]:
+        return self._per_layer("grad")
+
+    @property
+    def update(self) -> tuple[Array, ...]:
+        """ΔW(l) = −η G(l)."""
+        return self._per_layer("update")
+
+    @property
+    def grad_norm(self) -> tuple[float, ...]:
+        """‖G(l)‖_F."""
+        frame = self._frame
+        return () if frame is None else frame.grad_norm()
+
+    @property
+    def delta_mean_abs(self) -> tuple[float, ...]:
+        frame = self._frame
+        return () if frame is None else frame.delta_mean_abs()
+
+    @property
+    def saturation(self) -> tuple[float, ...]:
+        frame = self._frame
+        return () if frame is None else frame.saturation()
+
+    def layer(self, l: int) -> LayerTrace:
+        """Every number of layer l (1 … L)."""
+        i = l - 1
+        if not 0 <= i < len(self.s):
+            raise IndexError(f"layer {l} is not in this trace (layers 1 … {len(self.s)})")
+        return LayerTrace(
+            self.s[i],
+            self.x[i],
+            self.delta[i],
+            self.grad[i],
+            self.update[i],
+            self.weights[i],
+            self.grad_norm[i],
+            self.delta_mean_abs[i],
+            self.saturation[i],
+        )
+
+    @property
+    def layers(self) -> tuple[LayerTrace, ...]:
+        return tuple(self.layer(l) for l in range(1, len(self.s) + 1))
