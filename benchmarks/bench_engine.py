@@ -10,6 +10,9 @@ initial weights:
     floor  a minimal SGD step written here: preallocated buffers, ``out=`` everywhere,
            in-place updates, no statistics, no finite checks
     full   the engine's full-trace step, ``net.step()``
+    read   the same, then every field of the trace read once, as the API does: the
+           trace makes per-layer views, ΔW (= −η G, recomputed from G) and the
+           saturation on first access, so this is what a step costs its consumer
     fast   the engine's fast-forward, ``net.run(n)``, per step
     torch  PyTorch CPU (float64, one thread): forward, ``loss.backward()``, SGD update
            under ``torch.no_grad()``
@@ -217,7 +220,7 @@ def check(layers, batch, data, net) -> None:
 def variants(layers, batch, data) -> dict[str, Callable[[int], None]]:
     """name -> run(n), which does n SGD steps; each variant has its own copy of W."""
     cfg = config(layers, batch)
-    full_net, fast_net = Network(cfg, data), Network(cfg, data)
+    full_net, read_net, fast_net = Network(cfg, data), Network(cfg, data), Network(cfg, data)
     check(layers, batch, data, Network(cfg, data))
     w0, n = full_net.weights, full_net.n_train
     xa_train, y_train = augment(data.x_train), encode_labels(data.y_train, PM1)  # y = ±1
@@ -235,11 +238,18 @@ def variants(layers, batch, data) -> dict[str, Callable[[int], None]]:
         for _ in range(k):
             step()
 
+    def read(k: int) -> None:
+        step = read_net.step
+        for _ in range(k):
+            t = step()
+            t.s, t.x, t.delta, t.grad, t.update, t.input, t.target  # noqa: B018
+            t.grad_norm, t.delta_mean_abs, t.saturation  # noqa: B018
+
     def fast(k: int) -> None:
         if fast_net.run(k).diverged:
             raise SystemExit(f"the engine diverged: {layers} B={batch}")
 
-    out = {"floor": floor, "full": full, "fast": fast}
+    out = {"floor": floor, "full": full, "read": read, "fast": fast}
     if torch is not None:
         torch_step, _ = make_torch(w0, data.x_train, y_train)
         torch_batches = Batches(n, batch, convert=torch.from_numpy)
@@ -300,7 +310,7 @@ def main(argv=None) -> None:
     )
     head = (
         f"{'net':<24} {'B':>3} {'floor µs':>9} {'full µs':>9} {'full/floor':>10} "
-        f"{'fast µs':>9} {'fast/floor':>10} {'torch µs':>19}  target"
+        f"{'read µs':>8} {'fast µs':>9} {'fast/floor':>10} {'torch µs':>19}  target"
     )
     print(head)
     print("-" * len(head))
@@ -313,7 +323,8 @@ def main(argv=None) -> None:
             torch_col = f"{torch_us:.1f}" if torch_us is not None else "torch not installed"
             print(
                 f"{'-'.join(map(str, layers)):<24} {batch:>3} {med['floor']:>9.1f} "
-                f"{med['full']:>9.1f} {full:>9.2f}x {med['fast']:>9.1f} {fast:>9.2f}x "
+                f"{med['full']:>9.1f} {full:>9.2f}x {med['read']:>8.1f} "
+                f"{med['fast']:>9.1f} {fast:>9.2f}x "
                 f"{torch_col:>19}  {verdict(full, fast, torch_us)}",
                 flush=True,
             )

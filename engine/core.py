@@ -3,7 +3,7 @@
 A ``Kernel`` holds every number of one step for one network and one batch size B in
 a single flat float64 buffer, carved once into per-layer views (the ``Layout``):
 
-    [1, x(0), y] | x(1 … L−1) augmented | x(L) | δ(1 … L) | G(1 … L) | ΔW(1 … L)
+    ΔW(1 … L) | [1, x(0), y] | x(1 … L−1) augmented | x(L) | δ(1 … L) | G(1 … L)
     | s(1 … L) | Σ|δ(l)|, ΣG(l)² | W_A | W_B
 
 The first block is one row per example — the bias unit, the input and the target —
@@ -11,9 +11,11 @@ the same rows as the network keeps its training set in, so picking a mini-batch 
 one copy (of consecutive rows, as the network keeps each epoch's rows in visiting
 order). Its first d(0) + 1 columns are the augmented x(0).
 
-Everything up to the sums is the step's *trace*: copying that one span is all it takes
+From the rows to the sums is the step's *trace*: copying that one span is all it takes
 to keep the step's numbers (``Network.step``); not copying it is fast-forward
 (``Network.run``). Both run the same three functions below, so they agree bit for bit.
+ΔW = −η G is left out of the trace: one multiplication, it is recomputed from G and η
+(to the same bits) when asked for, and W + ΔW is kept as the new weights anyway.
 
 W(l) lives twice, in W_A and W_B: a step reads one and writes W + ΔW into the other,
 and the two swap roles once the step is accepted, so a refused step leaves the
@@ -21,7 +23,8 @@ weights as they were without copying them. Each step is
 
     forward   [1, x(0), y] ← the batch's rows, s(l) = x(l−1) W(l), x(l) = θ(s(l)); e and δ(L)
     backward  δ(l−1) = θ'(s(l−1)) ⊙ δ(l) W(l)ᵀ (bias row left out), G(l) = x(l−1)ᵀ δ(l) / B,
-              Σ|δ(l)| and ΣG(l)² for every layer in one ``reduceat``
+              Σ|δ(l)| and ΣG(l)² for every layer (one ``reduceat`` each, or one dot per
+              layer for G when the layers are large)
     update    ΔW = −η G and W + ΔW for all layers at once; returns the sum of s, the
               sums and the new W: finite exactly when every number of the step is
               (non-finite δ or G reach the new W through its bias row)
@@ -39,9 +42,13 @@ from .losses import Loss
 
 Array = np.ndarray
 
-# Kinds of per-layer arrays, in buffer order; the trace is everything up to "sums".
-TRACE_KINDS = ("rows", "xa", "out", "delta", "grad", "update", "s", "sums")
+# Kinds of per-layer arrays, in buffer order; the trace is "rows" … "sums".
+TRACE_KINDS = ("rows", "xa", "out", "delta", "grad", "s", "sums")
 WEIGHT_KINDS = ("w0", "w1")
+KINDS = ("update",) + TRACE_KINDS + WEIGHT_KINDS
+# Above this many weights per layer (on average), ΣG(l)² is one dot per layer rather
+# than squaring G into a scratch buffer and summing by reduceat: fewer passes over G.
+_DOT_SUMS_ABOVE = 512
 
 
 class Layout:
@@ -70,7 +77,7 @@ class Layout:
         self.slots: dict[str, list[tuple[int, int, tuple[int, int]]]] = {}
         self.spans: dict[str, tuple[int, int]] = {}
         at = 0
-        for kind in TRACE_KINDS + WEIGHT_KINDS:
+        for kind in KINDS:
             start = at
             self.slots[kind] = []
             for shape in shapes[kind]:
@@ -78,7 +85,16 @@ class Layout:
                 self.slots[kind].append((at, at + n, shape))
                 at += n
             self.spans[kind] = (start, at)
-        self.trace_size = self.spans["sums"][1]
+        self.trace = (self.spans["rows"][0], self.spans["sums"][1])
+        base = self.trace[0]
+        self._trace_slots = [
+            (kind, [(a - base, b - base, shape) for a, b, shape in self.slots[kind]])
+            for kind in TRACE_KINDS
+        ]
+        # For the saturation of hidden layers from the span of their augmented x.
+        xa0 = self.spans["xa"][0]
+        self.xa_starts = np.array([a - xa0 for a, _, _ in self.slots["xa"]], dtype=np.intp)
+        self.bias_saturated = B * int(hidden.saturated(np.ones(1))[0])
         self.weight_size = self.spans["w0"][1] - self.spans["w0"][0]
         self.size = at
         self.unit_counts = np.array([B * n for n in layers[1:]], dtype=np.float64)
@@ -87,10 +103,17 @@ class Layout:
         """Per-layer views of ``kind`` in ``buf``, whose element 0 is offset ``base``."""
         return tuple([buf[a - base : b - base].reshape(shape) for a, b, shape in self.slots[kind]])
 
-    def augmented_x(self, buf: Array) -> tuple[Array, ...]:
+    def carve_trace(self, buf: Array) -> dict[str, tuple[Array, ...]]:
+        """Per-layer views of every trace kind in ``buf``, a copy of the trace span."""
+        return {
+            kind: tuple([buf[a:b].reshape(shape) for a, b, shape in slots])
+            for kind, slots in self._trace_slots
+        }
+
+    def augmented_x(self, buf: Array, base: int = 0) -> tuple[Array, ...]:
         """x(0 … L−1), each with the bias unit x_0 = 1 in column 0."""
-        rows = self.carve(buf, "rows")[0]
-        return (rows[:, : self.layers[0] + 1],) + self.carve(buf, "xa")
+        rows = self.carve(buf, "rows", base)[0]
+        return (rows[:, : self.layers[0] + 1],) + self.carve(buf, "xa", base)
 
     def span(self, buf: Array, kind: str) -> Array:
         a, b = self.spans[kind]
@@ -98,74 +121,84 @@ class Layout:
 
 
 class Frame:
-    """A read-only flat buffer of one step's numbers and the layout to read it with."""
+    """A read-only flat buffer of one step's numbers and the layout to read it with.
 
-    __slots__ = ("buf", "layout", "_cache")
+    The per-layer arrays are views of the buffer, all made at the first request
+    (``numbers()``); derived figures are computed from them once, when first asked.
+    """
+
+    __slots__ = ("buf", "layout", "_numbers", "_derived")
 
     def __init__(self, buf: Array, layout: Layout) -> None:
-        self.buf, self.layout, self._cache = buf, layout, {}
+        self.buf, self.layout, self._numbers, self._derived = buf, layout, None, {}
 
-    def views(self, kind: str) -> tuple[Array, ...]:
-        """Per-layer arrays of ``kind`` (made once)."""
-        got = self._cache.get(kind)
+    def numbers(self) -> dict[str, tuple[Array, ...] | Array]:
+        """Per-layer views by kind: s, delta, grad, xa (x(0 … L−1) augmented), x (1 … L),
+        and input, target, sums."""
+        got = self._numbers
         if got is None:
-            got = self._cache[kind] = self.layout.carve(self.buf, kind)
+            lay, buf = self.layout, self.buf
+            got = lay.carve_trace(buf)
+            rows, xa_hidden = got["rows"][0], got["xa"]
+            got["xa"] = (rows[:, :-1],) + xa_hidden
+            got["x"] = tuple([a[:, 1:] for a in xa_hidden]) + got["out"]
+            got["input"], got["target"] = rows[:, 1:-1], rows[:, -1]
+            got["sums"] = got["sums"][0][0]
+            self._numbers = got
         return got
-
-    def x(self) -> tuple[Array, ...]:
-        """x(1 … L) without the bias column."""
-        got = self._cache.get("x")
-        if got is None:
-            got = tuple(a[:, 1:] for a in self.views("xa")) + self.views("out")
-            self._cache["x"] = got
-        return got
-
-    def xa(self) -> tuple[Array, ...]:
-        """Augmented x(0 … L−1)."""
-        got = self._cache.get("xa0")
-        if got is None:
-            got = self._cache["xa0"] = self.layout.augmented_x(self.buf)
-        return got
-
-    def input(self) -> Array:
-        """x(0), B × d(0)."""
-        return self.views("rows")[0][:, 1:-1]
-
-    def target(self) -> Array:
-        """y, encoded for the loss."""
-        return self.views("rows")[0][:, -1]
 
     def sums(self) -> Array:
-        return self.views("sums")[0][0]
+        return self.numbers()["sums"]
+
+    def update(self, learning_rate: float) -> tuple[Array, ...]:
+        """ΔW(l) = −η G(l), the same product the kernel formed (so the same bits)."""
+        got = self._derived.get("update")
+        if got is None:
+            lay = self.layout
+            a, b = lay.spans["grad"]
+            base = lay.trace[0]
+            flat = np.multiply(self.buf[a - base : b - base], -learning_rate)
+            flat.flags.writeable = False
+            got = self._derived["update"] = lay.carve(flat, "grad", a)
+        return got
 
     def grad_norm(self) -> tuple[float, ...]:
         """‖G(l)‖_F = √(Σ G_ij(l)²)."""
-        got = self._cache.get("grad_norm")
+        got = self._derived.get("grad_norm")
         if got is None:
             L = self.layout.depth
-            got = self._cache["grad_norm"] = tuple(np.sqrt(self.sums()[L:]).tolist())
+            got = self._derived["grad_norm"] = tuple(np.sqrt(self.sums()[L:]).tolist())
         return got
 
     def delta_mean_abs(self) -> tuple[float, ...]:
         """Mean over the batch and the units of |δ_j(l)|."""
-        got = self._cache.get("delta_mean_abs")
+        got = self._derived.get("delta_mean_abs")
         if got is None:
             lay = self.layout
             means = self.sums()[: lay.depth] / lay.unit_counts
-            got = self._cache["delta_mean_abs"] = tuple(means.tolist())
+            got = self._derived["delta_mean_abs"] = tuple(means.tolist())
         return got
 
     def saturation(self) -> tuple[float, ...]:
-        """Per layer, the fraction of the B × d(l) values of x(l) in θ's flat region."""
-        got = self._cache.get("saturation")
+        """Per layer, the fraction of the B × d(l) values of x(l) in θ's flat region.
+
+        The hidden layers' x are one span of the buffer (with their bias columns,
+        which are taken out of the count): one mask and one ``reduceat`` for all.
+        """
+        got = self._derived.get("saturation")
         if got is None:
-            lay, xs = self.layout, self.x()
-            thetas = [lay.hidden] * (len(xs) - 1) + [lay.output]
-            got = tuple(
-                np.count_nonzero(theta.saturated(x)) / x.size
-                for theta, x in zip(thetas, xs, strict=True)
-            )
-            self._cache["saturation"] = got
+            lay = self.layout
+            out = self.numbers()["out"][0]
+            last = np.count_nonzero(lay.output.saturated(out)) / out.size
+            if lay.depth == 1:
+                got = (last,)
+            else:
+                a, b = (i - lay.trace[0] for i in lay.spans["xa"])
+                flagged = lay.hidden.saturated(self.buf[a:b])
+                counts = np.add.reduceat(flagged, lay.xa_starts, dtype=np.intp)
+                counts -= lay.bias_saturated  # the bias units x_0 = 1, one per example
+                got = tuple((counts / lay.unit_counts[:-1]).tolist()) + (last,)
+            self._derived["saturation"] = got
         return got
 
 
@@ -181,10 +214,10 @@ class Kernel:
     def __init__(self, layout: Layout, loss: Loss) -> None:
         self.layout = lay = layout
         self.work = work = np.zeros(lay.size)
-        self.views = {kind: lay.carve(work, kind) for kind in TRACE_KINDS + WEIGHT_KINDS}
+        self.views = {kind: lay.carve(work, kind) for kind in KINDS}
         for xa in self.views["xa"]:
             xa[:, 0] = 1.0  # the bias unit x_0 = 1, never written again
-        self.trace_span = work[: lay.trace_size]
+        self.trace_span = work[lay.trace[0] : lay.trace[1]]
         self.sums = self.views["sums"][0][0]
         self._loss = loss
         self._w_flat = tuple(lay.span(work, kind) for kind in WEIGHT_KINDS)
@@ -281,16 +314,25 @@ class Kernel:
         hidden_prime = hidden.derivative_into
         g_flat = lay.span(self.work, "grad")
         d_flat = lay.span(self.work, "delta")
-        # |δ| and G² side by side, so that one reduceat sums every layer of both.
-        sq = np.empty(d_flat.size + g_flat.size)
-        sq_d, sq_g = sq[: d_flat.size], sq[d_flat.size :]
-        d_base, g_base = lay.spans["delta"][0], lay.spans["grad"][0]
-        starts = np.array(
-            [a - d_base for a, _, _ in lay.slots["delta"]]
-            + [d_flat.size + a - g_base for a, _, _ in lay.slots["grad"]],
-            dtype=np.intp,
-        )
         sums = self.sums
+        d_base, g_base = lay.spans["delta"][0], lay.spans["grad"][0]
+        d_starts = [a - d_base for a, _, _ in lay.slots["delta"]]
+        g_starts = [a - g_base for a, _, _ in lay.slots["grad"]]
+        dot_sums = g_flat.size > _DOT_SUMS_ABOVE * L
+        if dot_sums:  # |δ| summed by reduceat; ΣG(l)² = G(l)·G(l), into 0-d views of sums
+            sq = np.empty(d_flat.size)
+            starts = np.array(d_starts, dtype=np.intp)
+            sums_out = sums[:L]
+            g_dots = tuple(
+                (g_flat[a - g_base : b - g_base], sums[L + l : L + l + 1].reshape(()))
+                for l, (a, b, _) in enumerate(lay.slots["grad"])
+            )
+        else:  # |δ| and G² side by side: one reduceat sums every layer of both
+            sq = np.empty(d_flat.size + g_flat.size)
+            starts = np.array(d_starts + [d_flat.size + a for a in g_starts], dtype=np.intp)
+            sums_out = sums
+            g_dots = ()
+        sq_d, sq_g = sq[: d_flat.size], sq[d_flat.size :]
         scale = B != 1  # G = xᵀδ · (1/B); with B = 1 the product would change nothing
         b_inv = np.array(inv_b)
         absolute, reduceat = np.abs, np.add.reduceat
@@ -305,22 +347,32 @@ class Kernel:
             if scale:
                 multiply(g_flat, b_inv, out=g_flat)
             absolute(d_flat, out=sq_d)
-            multiply(g_flat, g_flat, out=sq_g)
-            reduceat(sq, starts, out=sums)
+            if dot_sums:
+                for gr, into in g_dots:
+                    dot(gr, gr, out=into)
+            else:
+                multiply(g_flat, g_flat, out=sq_g)
+            reduceat(sq, starts, out=sums_out)
 
         u_flat = lay.span(self.work, "update")
-        # s, the sums and the new W: one contiguous span when W_B is written; with
-        # W_A written it also covers W_B, the current (finite) weights.
-        lo = lay.spans["s"][0]
-        hi = lay.spans[WEIGHT_KINDS[1 - parity]][1]
-        checked = self.work[lo:hi]
+        # s, the sums and the new W: one span when the new W follows the sums (W_A) or
+        # the weights are small; two when large current weights (W_A) lie in between.
+        lo, mid = lay.spans["s"][0], lay.spans["sums"][1]
+        w_new_span = lay.spans[WEIGHT_KINDS[1 - parity]]
+        if w_new_span[0] == mid or not dot_sums:
+            checked, rest = self.work[lo : w_new_span[1]], None
+        else:
+            checked, rest = self.work[lo:mid], w_new_flat
         ones = np.ones(checked.size)
-        add, vdot = np.add, np.dot
+        ones_rest = None if rest is None else np.ones(rest.size)
+        add = np.add
 
         def update(neg_eta: Array) -> float:
             """ΔW = −η G and W + ΔW; the sum of s, the sums and W + ΔW (finite or not)."""
             multiply(g_flat, neg_eta, out=u_flat)
             add(w_read_flat, u_flat, out=w_new_flat)
-            return vdot(checked, ones)
+            if rest is None:
+                return dot(checked, ones)
+            return dot(checked, ones) + dot(rest, ones_rest)
 
         return forward, backward, update

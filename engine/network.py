@@ -397,10 +397,17 @@ class Network:
 
     def step(self, indices=None) -> StepTrace:
         """One SGD iteration: forward, backward, update."""
-        idx, rows, epoch, pos = self._batch(indices)
-        k = self._kernels.get(len(idx))
-        if k is None or k.weights is not self.state.weights:
-            k = self.kernel(len(idx))
+        st, B = self.state, self.config.batch_size
+        if indices is None and st.position + B <= self.n_train:  # _batch's common case
+            _, order, rows = self._epoch(st.epoch)
+            pos = st.position
+            idx, rows, epoch, pos = order[pos : pos + B], rows[pos : pos + B], st.epoch, pos + B
+        else:
+            idx, rows, epoch, pos = self._batch(indices)
+            B = len(idx)
+        k = self._kernels.get(B)
+        if k is None or k.weights is not st.weights:
+            k = self.kernel(B)
         k.holder = None
         with np.errstate(all="ignore"):
             err = k.forward(rows)
@@ -418,7 +425,14 @@ class Network:
             msg = _refusal(err, k.sums, eta)
             frame = k.capture()
             return StepTrace(
-                self.state.step, idx, frame.input(), frame.target(), err, eta, True, msg
+                self.state.step,
+                idx,
+                frame.numbers()["input"],
+                frame.numbers()["target"],
+                err,
+                eta,
+                True,
+                msg,
             )
         weights = k.accept()
         step = self.state.step + 1

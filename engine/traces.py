@@ -55,30 +55,30 @@ class Forward(_Record):
     @property
     def s(self) -> tuple[Array, ...]:
         """s(l), l = 1 … L."""
-        return self.frame.views("s")
+        return self.frame.numbers()["s"]
 
     @property
     def xa(self) -> tuple[Array, ...]:
         """Augmented x(l), l = 0 … L−1 (x(L) is ``output``)."""
-        return self.frame.xa()
+        return self.frame.numbers()["xa"]
 
     @property
     def output(self) -> Array:
         """x(L), B × d(L)."""
-        return self.frame.views("out")[0]
+        return self.frame.numbers()["out"][0]
 
     @property
     def input(self) -> Array:
-        return self.frame.input()
+        return self.frame.numbers()["input"]
 
     @property
     def target(self) -> Array:
         """y for each example, encoded for the loss."""
-        return self.frame.target()
+        return self.frame.numbers()["target"]
 
     def x(self, layer: int) -> Array:
         """x(l) without the bias column, l = 0 … L."""
-        return self.input if layer == 0 else self.frame.x()[layer - 1]
+        return self.input if layer == 0 else self.frame.numbers()["x"][layer - 1]
 
 
 class Backward(_Record):
@@ -90,11 +90,11 @@ class Backward(_Record):
 
     @property
     def delta(self) -> tuple[Array, ...]:
-        return self.frame.views("delta")
+        return self.frame.numbers()["delta"]
 
     @property
     def grad(self) -> tuple[Array, ...]:
-        return self.frame.views("grad")
+        return self.frame.numbers()["grad"]
 
     @property
     def grad_norm(self) -> tuple[float, ...]:
@@ -167,19 +167,19 @@ class StepTrace(_Record):
 
     def _per_layer(self, kind: str) -> tuple[Array, ...]:
         frame = self._frame
-        return () if frame is None else frame.views(kind)
+        return () if frame is None else frame.numbers()[kind]
 
     @property
     def input(self) -> Array:
         """x(0) of the batch, B × d(0)."""
         frame = self._frame
-        return self._v[2] if frame is None else frame.input()
+        return self._v[2] if frame is None else frame.numbers()["input"]
 
     @property
     def target(self) -> Array:
         """y of the batch, encoded for the loss."""
         frame = self._frame
-        return self._v[3] if frame is None else frame.target()
+        return self._v[3] if frame is None else frame.numbers()["target"]
 
     @property
     def s(self) -> tuple[Array, ...]:
@@ -189,7 +189,7 @@ class StepTrace(_Record):
     def x(self) -> tuple[Array, ...]:
         """x(l) without the bias column, l = 1 … L."""
         frame = self._frame
-        return () if frame is None else frame.x()
+        return () if frame is None else frame.numbers()["x"]
 
     @property
     def delta(self) -> tuple[Array, ...]:
@@ -202,7 +202,8 @@ class StepTrace(_Record):
     @property
     def update(self) -> tuple[Array, ...]:
         """ΔW(l) = −η G(l)."""
-        return self._per_layer("update")
+        frame = self._frame
+        return () if frame is None else frame.update(self.learning_rate)
 
     @property
     def grad_norm(self) -> tuple[float, ...]:

@@ -73,6 +73,24 @@ def test_undo_restores_exactly_the_previous_state():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("layers", [(2, 3, 1), (2, 64, 64, 1)])
+def test_a_trace_holds_each_layers_numbers_by_their_definitions(layers):
+    """G = x(l-1)ᵀ δ(l) / B, ΔW = −η G, W after = W before + ΔW (to the bit), the sizes."""
+    net = Network(Config(layers, batch_size=3, learning_rate=0.05), make_dataset("xor", n=20))
+    for _ in range(4):
+        before = net.weights
+        t = net.step()
+        xs = (t.input,) + t.x[:-1]
+        for l in range(len(layers) - 1):
+            xa = np.hstack([np.ones((3, 1)), xs[l]])
+            np.testing.assert_allclose(t.grad[l], xa.T @ t.delta[l] / 3, rtol=1e-12, atol=1e-15)
+            np.testing.assert_array_equal(t.update[l], t.grad[l] * -0.05)
+            np.testing.assert_array_equal(t.weights[l], before[l] + t.update[l])
+            assert t.grad_norm[l] == pytest.approx(np.linalg.norm(t.grad[l]), rel=1e-12)
+            assert t.delta_mean_abs[l] == pytest.approx(np.abs(t.delta[l]).mean(), rel=1e-12)
+        np.testing.assert_array_equal(t.weights[-1], net.weights[-1])
+
+
 def test_traces_and_weights_are_immutable():
     net = Network(Config((2, 3, 1)), make_dataset("xor", n=10))
     t = net.step()
@@ -80,6 +98,11 @@ def test_traces_and_weights_are_immutable():
         t.weights[0][0, 0] = 1.0
     with pytest.raises(ValueError):
         net.weights[1][0, 0] = 1.0
+    for arrays in (t.s, t.x, t.delta, t.grad, t.update, (t.input, t.target)):
+        with pytest.raises(ValueError):
+            arrays[0][0] = 1.0
+    with pytest.raises(AttributeError):
+        t.error = 0.0
     kept = t.weights[0].copy()
     net.step()
     np.testing.assert_array_equal(t.weights[0], kept)
@@ -135,8 +158,12 @@ def test_fast_forward_stops_at_divergence_and_records_each_step():
     assert np.isfinite(rec.error).all() and np.isfinite(rec.grad_norm).all()
 
 
-def test_fast_forward_records_what_full_steps_report():
-    cfg = Config((2, 4, 3, 1), batch_size=2, seed=4)
+@pytest.mark.parametrize(
+    "layers,batch",
+    [((2, 4, 3, 1), 2), ((2, 64, 64, 1), 1), ((2, 64, 64, 1), 3)],  # small and large layers
+)
+def test_fast_forward_records_what_full_steps_report(layers, batch):
+    cfg = Config(layers, batch_size=batch, seed=4)
     ds = make_dataset("xor", n=30)
     full, fast = Network(cfg, ds), Network(cfg, ds)
     traces = [full.step() for _ in range(25)]
