@@ -95,7 +95,6 @@ class Layout:
         xa0 = self.spans["xa"][0]
         self.xa_starts = np.array([a - xa0 for a, _, _ in self.slots["xa"]], dtype=np.intp)
         self.bias_saturated = B * int(hidden.saturated(np.ones(1))[0])
-        self.weight_size = self.spans["w0"][1] - self.spans["w0"][0]
         self.size = at
         self.unit_counts = np.array([B * n for n in layers[1:]], dtype=np.float64)
 

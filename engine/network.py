@@ -9,9 +9,10 @@ Shapes, once (B = mini-batch size, l = 1 … L):
     δ(l)    B × d(l)          δ(l) = ∂e/∂s(l)
     G(l)    like W(l)         G(l) = (1/B) x(l-1)ᵀ δ(l)   (bias row = mean of δ)
 
-One iteration is four calls, each its own function so the page can show them apart:
+One iteration is three calls, each its own function so the page can show them apart:
 ``begin`` (pick the mini-batch and go forward), ``backward`` (δ and G), ``apply``
-(W ← W − η G, refused if any number is not finite). ``step`` is the three in a row.
+(W ← W − η G, refused if any number is not finite). ``step`` is the three in a row and
+``run`` fast-forwards; all of them run the same arithmetic, ``core.Kernel``'s.
 Every array handed out is read-only and never written again: a trace stays true
 after later steps, and an undo snapshot is a handful of references.
 """
@@ -53,7 +54,7 @@ Array = np.ndarray
 _INIT_STREAM = 0
 _ORDER_STREAM = 1
 _EPOCHS_PER_GENERATOR = 16
-_KERNELS_KEPT = 4  # batch sizes whose buffers a network keeps
+_KERNELS_KEPT = 2  # batch sizes whose buffers a network keeps (the set B, and one more)
 
 
 @dataclass(frozen=True)
