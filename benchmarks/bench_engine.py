@@ -298,7 +298,10 @@ def main(argv=None) -> None:
     ap.add_argument("--quick", action="store_true", help="a short run: 5 rounds of 50 steps")
     ap.add_argument("--rounds", type=int, help="rounds per net and B (default 21)")
     ap.add_argument("--steps", type=int, help="steps per variant per round (default 200)")
+    ap.add_argument("--net", action="append", help="only this net, e.g. 2-4-1 (repeatable)")
+    ap.add_argument("--batch", type=int, action="append", help="only this B (repeatable)")
     args = ap.parse_args(argv)
+    nets = [tuple(map(int, n.split("-"))) for n in args.net] if args.net else NETS
     rounds = args.rounds or (5 if args.quick else 21)
     steps = args.steps or (50 if args.quick else 200)
 
@@ -314,8 +317,8 @@ def main(argv=None) -> None:
     )
     print(head)
     print("-" * len(head))
-    for layers in NETS:
-        for batch in BATCHES:
+    for layers in nets:
+        for batch in args.batch or BATCHES:
             times = measure(variants(layers, batch, data), steps, rounds)
             med = {name: statistics.median(v) for name, v in times.items()}
             full, fast = ratio(times, "full", "floor"), ratio(times, "fast", "floor")

@@ -97,6 +97,7 @@ class Layout:
         self.bias_saturated = B * int(hidden.saturated(np.ones(1))[0])
         self.size = at
         self.unit_counts = np.array([B * n for n in layers[1:]], dtype=np.float64)
+        self.hidden_counts = [B * n for n in layers[1:-1]]
 
     def carve(self, buf: Array, kind: str, base: int = 0) -> tuple[Array, ...]:
         """Per-layer views of ``kind`` in ``buf``, whose element 0 is offset ``base``."""
@@ -194,9 +195,11 @@ class Frame:
             else:
                 a, b = (i - lay.trace[0] for i in lay.spans["xa"])
                 flagged = lay.hidden.saturated(self.buf[a:b])
-                counts = np.add.reduceat(flagged, lay.xa_starts, dtype=np.intp)
-                counts -= lay.bias_saturated  # the bias units x_0 = 1, one per example
-                got = tuple((counts / lay.unit_counts[:-1]).tolist()) + (last,)
+                counts = np.add.reduceat(flagged, lay.xa_starts, dtype=np.intp).tolist()
+                bias = lay.bias_saturated  # the bias units x_0 = 1, one per example
+                sizes = lay.hidden_counts
+                got = tuple([(c - bias) / n for c, n in zip(counts, sizes, strict=True)])
+                got += (last,)
             self._derived["saturation"] = got
         return got
 
