@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel
 
 from app.errors import ApiError, ErrorOut
+from app.middleware import GZIP_MIN_BYTES, gzip_digits
 from app.schemas import (
     BackwardOut,
     ConfigPatch,
@@ -32,7 +33,6 @@ from app.schemas import (
     PredictLayer,
     PredictOut,
     PredictRequest,
-    Progress,
     ResetRequest,
     SessionConfig,
     SessionOut,
@@ -42,9 +42,12 @@ from app.schemas import (
     TrainOut,
     TrainRequest,
     WeightsRequest,
+    progress_dict,
+    step_json,
 )
 from app.sessions import Session, SessionStore, _sentence, check_batch_size
 from app.settings import Settings
+from engine import StepTrace
 from engine.gradcheck import gradient_check
 
 ERRORS = {
@@ -89,8 +92,17 @@ def _state(session: Session) -> State:
     return State.from_network(session.net, session.phase, len(session.undo))
 
 
-def _progress(session: Session) -> Progress:
-    return Progress.from_network(session.net, session.phase, len(session.undo))
+def trace_response(request: Request, session: Session, trace: StepTrace) -> Response:
+    """A step's trace (``StepOut``) and where the run stands after it.
+
+    Compressed here, not by GZipMiddleware (which passes an encoded body through): see
+    ``gzip_digits``. A refused step's trace is small and is sent as it is.
+    """
+    body = step_json(trace, progress_dict(session.net, session.phase, len(session.undo)))
+    if len(body) >= GZIP_MIN_BYTES and "gzip" in request.headers.get("accept-encoding", ""):
+        headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        return Response(gzip_digits(body), media_type="application/json", headers=headers)
+    return Response(body, media_type="application/json")
 
 
 def _session_out(session: Session, status_code: int = 200) -> Response:
@@ -179,23 +191,23 @@ async def backward(session: SessionDep) -> Response:
 
 
 @router.post("/{session_id}/update", response_model=StepOut)
-async def update(session: SessionDep) -> Response:
+async def update(request: Request, session: SessionDep) -> Response:
     """Line 3: W(l) ← W(l) − η G(l). Returns the whole step's trace."""
     async with session.lock:
-        trace = session.update()
-        return json(StepOut.from_trace(trace, _progress(session)))
+        return trace_response(request, session, session.update())
 
 
 @router.post("/{session_id}/step", response_model=StepOut)
-async def step(session: SessionDep, body: IndicesRequest | None = None) -> Response:
+async def step(
+    request: Request, session: SessionDep, body: IndicesRequest | None = None
+) -> Response:
     """One SGD iteration (forward, backward, update), or the rest of one in progress.
 
     A step whose numbers would not be finite is refused: ``diverged: true``, a
     sentence in ``message``, no per-layer numbers, and the session unchanged.
     """
     async with session.lock:
-        trace = session.step(_indices(body))
-        return json(StepOut.from_trace(trace, _progress(session)))
+        return trace_response(request, session, session.step(_indices(body)))
 
 
 @router.post("/{session_id}/train", response_model=TrainOut)
