@@ -199,13 +199,16 @@ async def update(request: Request, session: SessionDep) -> Response:
 
 @router.post("/{session_id}/step", response_model=StepOut)
 async def step(
-    request: Request, session: SessionDep, body: IndicesRequest | None = None
+    request: Request, session_id: SessionIdPath, body: IndicesRequest | None = None
 ) -> Response:
     """One SGD iteration (forward, backward, update), or the rest of one in progress.
 
     A step whose numbers would not be finite is refused: ``diverged: true``, a
     sentence in ``message``, no per-layer numbers, and the session unchanged.
     """
+    # The hot path finds its session itself: each level of dependencies (SessionDep
+    # needs Store) costs FastAPI more per request than the lookup.
+    session = request.app.state.store.get(session_id)
     async with session.lock:
         return trace_response(request, session, session.step(_indices(body)))
 
