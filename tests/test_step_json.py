@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from app.main import create_app
 from app.middleware import gzip_digits
 from app.schemas import LayerOut, Progress, SessionConfig, StepOut, progress_dict, step_json
 from app.sessions import HISTORY_BATCH, SessionStore
@@ -155,3 +156,43 @@ def test_history_written_in_batches_misses_no_step(client):
     snap = client.get(f"{API}/{sid}/export").json()
     twin = client.post(f"{API}/import", json=snap).json()["id"]
     assert client.get(f"{API}/{twin}/history").json() == h
+
+
+BODIES = [
+    (b"", None),
+    (b"null", "application/json"),
+    (b"{}", "application/json"),
+    (b'{"indices": [3, 1]}', "application/json"),
+    (b'{"indices": [3]}', "application/json; charset=utf-8"),
+    (b'{"indices": []}', "application/json"),
+    (b'{"indices": [1]}', None),
+    (b'{"indices": [1]}', "text/plain"),
+    (b"[1]", "application/json"),
+    (b'{"x": 1}', "application/json"),
+    (b"{bad", "application/json"),
+    (b'{"indices": [-1]}', "application/json"),
+    (b'{"indices": ["a"]}', "application/json"),
+    (b'{"indices": NaN}', "application/json"),
+    (b"\xff\xfe", "application/json"),
+    (b'{"indices": [100000]}', "application/json"),
+]
+
+
+@pytest.mark.parametrize(("body", "content_type"), BODIES)
+def test_step_reads_its_body_as_fastapi_reads_the_same_body_of_forward(client, body, content_type):
+    """/step reads ``{indices?}`` itself; /forward has FastAPI read the same model."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    answers = []
+    for route in ("step", "forward"):
+        sid = client.post(API, json={}).json()["id"]
+        r = client.post(f"{API}/{sid}/{route}", content=body, headers=headers)
+        answers.append((r.status_code, r.json().get("detail"), r.json().get("indices")))
+    assert answers[0] == answers[1]
+
+
+def test_the_step_body_is_documented_as_fastapi_would():
+    spec = create_app().openapi()
+    step = spec["paths"]["/api/sessions/{session_id}/step"]["post"]
+    forward = spec["paths"]["/api/sessions/{session_id}/forward"]["post"]
+    assert step["requestBody"] == forward["requestBody"]
+    assert step["parameters"] == forward["parameters"]
