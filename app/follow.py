@@ -36,7 +36,7 @@ from typing import Any
 
 from app.errors import ApiError
 from app.exercise import StepNumbers
-from app.schemas import BackwardOut, ExerciseMode, ForwardOut, Progress, State, StepOut
+from app.schemas import BackwardOut, ExerciseMode, ForwardOut, State, progress_dict, step_json
 from app.sessions import Session, SessionStore
 from app.settings import Settings
 
@@ -344,8 +344,8 @@ class FollowHub:
 
         elif kind in ("update", "step"):
             trace = detail
-            progress = Progress.from_network(session.net, session.phase, len(session.undo))
-            body = f'"trace":{StepOut.from_trace(trace, progress).model_dump_json()}'
+            progress = progress_dict(session.net, session.phase, len(session.undo))
+            body = f'"trace":{step_json(trace, progress).decode()}'
 
             def send() -> None:
                 if not trace.diverged:

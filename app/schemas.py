@@ -5,14 +5,20 @@ through. Responses are built from engine objects by the ``from_*`` constructors
 below and serialised by pydantic-core (``model_dump_json``); every number in them
 is finite because the engine refuses a step that is not (a refused step says
 ``diverged: true`` and carries no per-layer numbers).
+
+One response skips the models: a step's trace, the API's hot path (one per key press,
+a class of them at once). ``step_json`` writes the ``StepOut`` document straight from
+the trace's arrays with the same serialiser, so the bytes are those ``model_dump_json``
+would give; ``StepOut`` stays its documented response model.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import to_json
 
 from engine import Config, Network, StepTrace
 from engine.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
@@ -160,22 +166,26 @@ class Progress(BaseModel):
 
     @classmethod
     def from_network(cls, net: Network, pending: str, undo_available: int, **extra):
-        st = net.state
-        m = net.metrics()
-        return cls.model_construct(
-            step=st.step,
-            epoch=st.epoch,
-            position=st.position,
-            **extra,
-            train_error=_finite_or_none(m["train_error"]),
-            train_accuracy=m["train_accuracy"],
-            test_error=_finite_or_none(m["test_error"]),
-            test_accuracy=m["test_accuracy"],
-            learning_rate=net.config.learning_rate,
-            batch_size=net.config.batch_size,
-            pending=pending,
-            undo_available=undo_available,
-        )
+        return cls.model_construct(**progress_dict(net, pending, undo_available), **extra)
+
+
+def progress_dict(net: Network, pending: str, undo_available: int) -> dict[str, Any]:
+    """The fields of ``Progress`` as plain values (``step_json`` writes them as they are)."""
+    st = net.state
+    m = net.metrics()
+    return {
+        "step": st.step,
+        "epoch": st.epoch,
+        "position": st.position,
+        "train_error": _finite_or_none(m["train_error"]),
+        "train_accuracy": m["train_accuracy"],
+        "test_error": _finite_or_none(m["test_error"]),
+        "test_accuracy": m["test_accuracy"],
+        "learning_rate": net.config.learning_rate,
+        "batch_size": net.config.batch_size,
+        "pending": pending,
+        "undo_available": undo_available,
+    }
 
 
 class State(Progress):
@@ -322,35 +332,57 @@ class StepOut(BaseModel):
     layers: list[LayerOut]
     state: Progress = Field(description="Where the run stands after this step.")
 
-    @classmethod
-    def from_trace(cls, t: StepTrace, state: Progress) -> StepOut:
-        layers = [
-            LayerOut.model_construct(
-                layer=l,
-                s=t.s[i].tolist(),
-                x=t.x[i].tolist(),
-                delta=t.delta[i].tolist(),
-                grad=t.grad[i].tolist(),
-                update=t.update[i].tolist(),
-                weights=t.weights[i].tolist(),
-                grad_norm=t.grad_norm[i],
-                delta_mean_abs=t.delta_mean_abs[i],
-                saturation=t.saturation[i],
-            )
-            for i, l in enumerate(range(1, len(t.s) + 1))
-        ]
-        return cls.model_construct(
-            step=t.step,
-            indices=t.indices.tolist(),
-            input=t.input.tolist(),
-            target=t.target.tolist(),
-            error=_finite_or_none(t.error),
-            learning_rate=t.learning_rate,
-            diverged=t.diverged,
-            message=t.message,
-            layers=layers,
-            state=state,
+
+def step_json(t: StepTrace, state: dict[str, Any]) -> bytes:
+    """A step's trace as ``StepOut`` JSON, from the arrays, without building the models.
+
+    ``state`` is ``progress_dict(...)``. Floats are written by pydantic-core, as
+    ``StepOut.model_dump_json()`` writes them: the shortest form that reads back as the
+    same float, so every number equals the engine's bit for bit. They are all finite (a
+    step that is not is refused and carries no per-layer numbers, and ``error`` goes
+    through ``_finite_or_none``); should one ever slip through, it becomes ``null``,
+    never invalid JSON. tests/test_api.py checks the bytes against the models.
+    """
+    layers = [
+        {
+            "layer": l,
+            "s": s.tolist(),
+            "x": x.tolist(),
+            "delta": delta.tolist(),
+            "grad": grad.tolist(),
+            "update": update.tolist(),
+            "weights": weights.tolist(),
+            "grad_norm": grad_norm,
+            "delta_mean_abs": delta_mean_abs,
+            "saturation": saturation,
+        }
+        for l, s, x, delta, grad, update, weights, grad_norm, delta_mean_abs, saturation in zip(
+            range(1, len(t.s) + 1),
+            t.s,
+            t.x,
+            t.delta,
+            t.grad,
+            t.update,
+            t.weights,
+            t.grad_norm,
+            t.delta_mean_abs,
+            t.saturation,
+            strict=True,
         )
+    ]
+    out = {
+        "step": t.step,
+        "indices": t.indices.tolist(),
+        "input": t.input.tolist(),
+        "target": t.target.tolist(),
+        "error": _finite_or_none(t.error),
+        "learning_rate": t.learning_rate,
+        "diverged": t.diverged,
+        "message": t.message,
+        "layers": layers,
+        "state": state,
+    }
+    return to_json(out, inf_nan_mode="null")
 
 
 class Curve(BaseModel):
@@ -457,7 +489,7 @@ class DatasetInfoOut(BaseModel):
 
 
 def _finite_or_none(v: float | None) -> float | None:
-    return v if v is not None and np.isfinite(v) else None
+    return v if v is not None and math.isfinite(v) else None
 
 
 # ------------------------------------------------------------ follow mode, exercises

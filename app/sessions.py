@@ -78,12 +78,18 @@ def _sentence(e: Exception) -> str:
     return s if s.endswith(".") else s + "."
 
 
+# Steps taken one by one are written to the history in batches of up to this many
+# (and whenever it is read): one History.extend per step cost more than the step's
+# own arithmetic on a small network.
+HISTORY_BATCH = 64
+
+
 @dataclass
 class Session:
     id: str
     config: SessionConfig
     net: Network
-    history: History
+    _history: History  # read it as ``history``: that first writes the unrecorded steps
     undo: deque[State]
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_used: float = field(default_factory=time.monotonic)
@@ -91,6 +97,27 @@ class Session:
     pending_backward: Backward | None = None  # backward done, update not yet
     on_change: ChangeHook | None = None
     last_trace: StepTrace | None = None  # the latest applied step (for exports)
+    # (step, error, ‖G(l)‖_F per l, mean |δ(l)| per l) of steps not yet in the history
+    _unrecorded: list[tuple] = field(default_factory=list)
+
+    @property
+    def history(self) -> History:
+        """The error and gradient history, every step so far included."""
+        self._write_history()
+        return self._history
+
+    def _write_history(self) -> None:
+        if self._unrecorded:
+            steps, error, grad_norm, delta_mean_abs = zip(*self._unrecorded, strict=True)
+            self._unrecorded.clear()
+            self._history.extend(
+                np.array(steps), np.array(error), np.array(grad_norm), np.array(delta_mean_abs)
+            )
+
+    @history.setter
+    def history(self, history: History) -> None:
+        self._unrecorded.clear()
+        self._history = history
 
     def current_trace(self) -> StepTrace | None:
         """The latest step's trace if the weights are still the ones it produced."""
@@ -115,12 +142,9 @@ class Session:
 
     def _record(self, trace: StepTrace) -> None:
         self.last_trace = trace
-        self.history.extend(
-            np.array([trace.step]),
-            np.array([trace.error]),
-            np.array([trace.grad_norm]),
-            np.array([trace.delta_mean_abs]),
-        )
+        self._unrecorded.append((trace.step, trace.error, trace.grad_norm, trace.delta_mean_abs))
+        if len(self._unrecorded) >= HISTORY_BATCH:
+            self._write_history()
 
     def _check_indices(self, indices) -> None:
         if indices is not None and max(indices) >= self.net.n_train:

@@ -4,11 +4,11 @@ self-contained HTML report."""
 from __future__ import annotations
 
 from anyio import to_thread
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from app.errors import ApiError
 from app.report import history_csv, html_report, trace_csv
-from app.routes.sessions import ERRORS, SessionDep, _progress, json
+from app.routes.sessions import ERRORS, SessionDep, trace_response
 from app.schemas import StepOut
 
 router = APIRouter(prefix="/api/sessions", tags=["exports"], responses=ERRORS)
@@ -24,10 +24,10 @@ def _trace(session):
 
 
 @router.get("/{session_id}/trace", response_model=StepOut)
-async def trace_json(session: SessionDep) -> Response:
+async def trace_json(request: Request, session: SessionDep) -> Response:
     """The latest step's trace, exactly as ``POST .../step`` returned it."""
     async with session.lock:
-        return json(StepOut.from_trace(_trace(session), _progress(session)))
+        return trace_response(request, session, _trace(session))
 
 
 @router.get("/{session_id}/trace.csv", response_class=Response, responses=CSV)
