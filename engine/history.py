@@ -67,30 +67,46 @@ class History:
         )
 
     def extend(self, steps: Array, error: Array, grad_norm: Array, delta_mean_abs: Array) -> None:
-        """Add consecutive steps (as recorded by ``Network.run``)."""
-        i = 0
-        total = len(steps)
+        """Add consecutive steps (as recorded by ``Network.run``).
+
+        The open last point is filled first; the rest become new points of ``stride``
+        steps each, written in one pass (compacting first whenever the store is full).
+        """
+        i, total = 0, len(steps)
+        n = self._n
+        if total and n and self._count[n - 1] < self.stride:  # fill the open point
+            i = min(self.stride - int(self._count[n - 1]), total)
+            self._merge_into(n - 1, steps, error, grad_norm, delta_mean_abs, 0, i)
         while i < total:
             n = self._n
-            # Fill an open (partial) last point first.
-            if n and self._count[n - 1] < self.stride:
-                take = min(self.stride - int(self._count[n - 1]), total - i)
-                self._merge_into(n - 1, steps, error, grad_norm, delta_mean_abs, i, i + take)
-                i += take
-                continue
             if n == self.capacity:
                 self._compact()
                 continue
-            if n == len(self._first):
-                self._allocate(min(2 * n, self.capacity))
-            take = min(self.stride, total - i)
-            self._n = n + 1
-            self._count[n] = 0
-            self._error[n] = 0.0
-            self._gn[n] = 0.0
-            self._dm[n] = 0.0
-            self._first[n] = steps[i]
-            self._merge_into(n, steps, error, grad_norm, delta_mean_abs, i, i + take)
+            g = self.stride
+            points = min(self.capacity - n, -(-(total - i) // g))
+            take = min(total - i, points * g)
+            size = len(self._first)
+            while size < n + points:  # grow by doubling, as far as the capacity
+                size *= 2
+            if size > len(self._first):
+                self._allocate(min(size, self.capacity))
+            new = slice(n, n + points)
+            sl = slice(i, i + take)
+            starts = np.arange(0, take, g)
+            self._first[new] = steps[sl][starts]
+            self._last[new] = steps[sl][np.minimum(starts + g, take) - 1]
+            if g == 1:
+                self._count[new] = 1
+                self._error[new] = error[sl]
+                self._gn[new] = grad_norm[sl]
+                self._dm[new] = delta_mean_abs[sl]
+            else:
+                count = np.diff(np.append(starts, take))
+                self._count[new] = count
+                self._error[new] = np.add.reduceat(error[sl], starts) / count
+                self._gn[new] = np.add.reduceat(grad_norm[sl], starts) / count[:, None]
+                self._dm[new] = np.add.reduceat(delta_mean_abs[sl], starts) / count[:, None]
+            self._n = n + points
             i += take
 
     def _merge_into(self, k, steps, error, gn, dm, a, b) -> None:

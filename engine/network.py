@@ -199,7 +199,7 @@ class Network:
         # One epoch at a time: its order, and the rows in that order.
         self._epoch_cache: tuple[int, Array, Array] = (-1, np.empty(0, np.intp), y[:0])
         self._order_rng: tuple[np.random.Generator | None, tuple, int] = (None, (), 0)
-        self._all_inputs: Array | None = None  # train + test, for metrics()
+        self._evaluation: tuple | None = None  # train + test data and buffers, for metrics()
         self._kernels: dict[int, Kernel] = {}  # per batch size
         self._eta: tuple[float | None, Array] = (None, np.array(0.0))
         if weights is None:
@@ -314,23 +314,32 @@ class Network:
         return idx.astype(np.intp)
 
     # ------------------------------------------------------------- phases
-    def propagate(self, xa0: Array, weights: tuple[Array, ...] | None = None):
-        """Forward pass from augmented inputs: (s(1…L), augmented x(0…L−1), x(L))."""
+    def propagate(self, xa0: Array, weights: tuple[Array, ...] | None = None, into=None):
+        """Forward pass from augmented inputs: (s(1…L), augmented x(0…L−1), x(L)).
+
+        ``into``: buffers from ``_buffers(N)`` to write into instead of new arrays.
+        """
         weights = self.state.weights if weights is None else weights
         hidden, last = self._hidden, len(weights) - 1
-        s_all, xa_all = [], [xa0]
-        xa = xa0
+        n = xa0.shape[0]
+        s_all, xa_all, out_all = into or self._buffers(n)
+        xa_all[0] = xa = xa0
         for l, w in enumerate(weights):
-            s = np.dot(xa, w)  # s(l) = x(l-1) W(l), bias via x_0 = 1
-            s_all.append(s)
+            s = np.dot(xa, w, out=s_all[l])  # s(l) = x(l-1) W(l), bias via x_0 = 1
             if l == last:
-                out = self._out.forward(s, np.empty_like(s))
+                out = self._out.forward(s, out_all)
             else:
-                xa = np.empty((s.shape[0], s.shape[1] + 1))
-                xa[:, 0] = 1.0
+                xa = xa_all[l + 1]
                 hidden.forward(s, xa[:, 1:])
-                xa_all.append(xa)
         return s_all, xa_all, out
+
+    def _buffers(self, n: int) -> tuple[list[Array], list[Array], Array]:
+        """Arrays for a forward pass of n examples: s(1…L), augmented x(0…L−1), x(L)."""
+        d = self.config.layers
+        xa = [None] + [np.empty((n, k + 1)) for k in d[1:-1]]
+        for a in xa[1:]:
+            a[:, 0] = 1.0
+        return [np.empty((n, k)) for k in d[1:]], xa, np.empty((n, d[-1]))
 
     def kernel(self, batch_size: int) -> Kernel:
         """The step arithmetic for ``batch_size`` examples, on buffers kept for the next call."""
@@ -547,40 +556,48 @@ class Network:
     def accuracy(self, out: Array, y_raw: Array) -> float | None:
         if self.encoding == REAL:
             return None
+        return float(np.mean(self._correct(out, y_raw)))
+
+    def _correct(self, out: Array, y_raw: Array) -> Array:
+        """Per example, whether the output picks the right class."""
         if self.encoding == INDEX:
-            pred = out.argmax(axis=1)
-        elif self.encoding == ZERO_ONE:
-            pred = (out[:, 0] > 0.5).astype(np.int64)
-        else:
-            pred = (out[:, 0] > 0.0).astype(np.int64)
-        return float(np.mean(pred == y_raw))
+            return out.argmax(axis=1) == y_raw
+        # The decision threshold: the middle of the output's range.
+        return (out[:, 0] > (0.5 if self.encoding == ZERO_ONE else 0.0)) == (y_raw == 1)
 
     def metrics(self) -> dict[str, float | None]:
         """Error and accuracy on the training and test sets for the current weights.
 
-        One forward pass over both sets (the API reports these after every step).
+        One forward pass over both sets, in buffers kept for the next call (the API
+        reports these after every step).
         """
-        d = self.dataset
-        if self._all_inputs is None:
-            self._all_inputs = _readonly(augment(np.concatenate([d.x_train, d.x_test])))
-            y_raw = np.concatenate([d.y_train, d.y_test])
-            self._all_targets = _readonly(encode_labels(y_raw, self.encoding))
-            self._all_labels = _readonly(y_raw)
-        n = d.x_train.shape[0]
+        ev = self._evaluation
+        if ev is None:
+            d = self.dataset
+            y_raw = _readonly(np.concatenate([d.y_train, d.y_test]))
+            targets = _readonly(encode_labels(y_raw, self.encoding))
+            xa0 = _readonly(augment(np.concatenate([d.x_train, d.x_test])))
+            n, total = d.x_train.shape[0], len(y_raw)
+            # reduceat over [0, n) and [n, total): train and test in one call each.
+            starts = np.array([0, n] if 0 < n < total else [0], dtype=np.intp)
+            ev = self._evaluation = (xa0, targets, y_raw, starts, self._buffers(total), n, total)
+        xa0, targets, y_raw, starts, buffers, n, total = ev
         with np.errstate(all="ignore"):
-            s, _, out = self.propagate(self._all_inputs)
-            e = self._loss.error(s[-1], out, self._all_targets)
-        parts = []
-        for sl in (slice(0, n), slice(n, None)):
-            if e[sl].size == 0:
-                parts.append((None, None))
-            else:
-                err = float(np.add.reduce(e[sl])) / e[sl].size
-                parts.append((err, self.accuracy(out[sl], self._all_labels[sl])))
-        (train_err, train_acc), (test_err, test_acc) = parts
+            s, _, out = self.propagate(xa0, into=buffers)
+            errors = np.add.reduceat(self._loss.error(s[-1], out, targets), starts).tolist()
+            if self.encoding != REAL:
+                correct = self._correct(out, y_raw)
+                right = np.add.reduceat(correct, starts, dtype=np.intp).tolist()
+        sizes = [n, total - n] if len(starts) == 2 else [total]  # the training set is never empty
+        errs = [e / k for e, k in zip(errors, sizes, strict=True)]
+        if self.encoding == REAL:
+            accs = [None] * len(sizes)
+        else:
+            accs = [r / k for r, k in zip(right, sizes, strict=True)]
+        test_err, test_acc = (errs[-1], accs[-1]) if total > n else (None, None)
         return {
-            "train_error": train_err,
-            "train_accuracy": train_acc,
+            "train_error": errs[0],
+            "train_accuracy": accs[0],
             "test_error": test_err,
             "test_accuracy": test_acc,
         }

@@ -53,6 +53,7 @@ def test_gradient_check_notices_a_wrong_gradient(monkeypatch):
     from engine import activations
 
     net = _net("tanh", "tanh", "squared", {"name": "xor"}, 3, 1)
+
     def wrong_prime(s, x, out):  # 1 − x instead of 1 − x²
         return np.subtract(1.0, x, out=out)
 
