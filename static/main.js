@@ -36,7 +36,7 @@ const CAPTIONS = {
   update:
     '<b>3 · Update.</b> Each line: <span class="math">Δw<sub>ij</sub>(l) = −η x<sub>i</sub>(l−1) δ<sub>j</sub>(l)</span>, new width.',
   fastforward: "<b>Fast-forward.</b> The server runs the steps; the lines show the weights.",
-  ask: "<b>Your turn:</b> predict it in the exercise panel; the step waits.",
+  ask: "<b>Your turn:</b> type your prediction.",
 };
 
 // The page's state: everything the controls and the drawing read.

@@ -14,6 +14,7 @@ import urllib.request
 
 import pytest
 
+from tests.conftest import ARTIFACTS
 from tests.test_page_support import wait_ready
 
 pytestmark = pytest.mark.browser
@@ -223,3 +224,24 @@ def test_play_is_off_in_exercise_mode_and_turning_it_off_restores_normal_steppin
         page.keyboard.press("Space")
     wait_practised(page, 2)
     assert page.get_attribute("#unit-2-1", "data-delta") is not None
+
+
+def test_the_share_dialog_offers_the_same_choices(page, live_server):
+    wait_ready(page, STILL)
+    main = page.eval_on_selector_all("#exercise-mode option", "(os) => os.map((o) => o.value)")
+    page.click("#btn-share")
+    page.wait_for_selector("#share-qr[src^='data:image/svg+xml']")
+    shared = page.eval_on_selector_all("#share-exercise option", "(os) => os.map((o) => o.value)")
+    assert shared == main == ["", "delta-output", "delta-layer", "delta-unit", "weight"]
+    page.select_option("#share-exercise", "delta-unit")
+    page.select_option("#share-exercise-layer", "1")
+    page.select_option("#share-exercise-unit", "2")
+    sid = lab(page, "session.id")
+    page.wait_for_function(
+        "(sid) => fetch(`/api/sessions/${sid}/share`).then((r) => r.json())"
+        ".then((s) => s.exercise && s.exercise.unit === 2)",
+        arg=sid,
+    )
+    share = call(live_server, "GET", f"/api/sessions/{sid}/share")
+    assert share["exercise"] == {"kind": "delta", "layer": 1, "unit": 2, "i": None, "j": None}
+    page.screenshot(path=ARTIFACTS / "share-dialog-exercise.png")
