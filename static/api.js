@@ -75,6 +75,7 @@ export const api = {
   history: (id, since = 0, maxPoints = 1000) =>
     request("GET", session(id, `/history?since=${since}&max_points=${maxPoints}`)),
   gradcheck: (id) => request("POST", session(id, "/gradcheck"), {}),
+  checkExercise: (id, prediction) => request("POST", session(id, "/exercise/check"), prediction),
   predict: (id, inputs) => request("POST", session(id, "/predict"), { inputs }),
   grid: (id, resolution = 25) => request("GET", session(id, `/grid?resolution=${resolution}`)),
 };

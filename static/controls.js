@@ -1,7 +1,9 @@
-// Controls: buttons, sliders, the setup form, the architecture editor and the keyboard.
+// Controls: buttons, sliders, the exercise chooser, the setup form, the architecture
+// editor and the keyboard.
 // Each control reports what the user asked for through `actions`; reflect() shows the
 // page's state back (which buttons can be pressed now, Play vs Pause, the counter).
 
+import { ExerciseChooser } from "./exercise.js";
 import { num, percent } from "./format.js";
 
 export const SPEEDS = [0, 0.25, 0.5, 1, 2, 4]; // animation speed; 0 = off
@@ -41,7 +43,12 @@ const dom = {
   exampleNext: $("#example-next"),
   exampleLabel: $("#example-label"),
   batchPicker: $("#batch-picker"),
+  exercise: $("#exercise-controls"),
 };
+
+const PLAY_TITLE = "Step continuously (P)";
+const FF_TITLE = "Run that many steps without drawing each one";
+const OFF_IN_EXERCISE = "Off in exercise mode: press Space for the next step and its question";
 
 const FIELDS = ["data", "n", "noise", "dseed", "classes", "activation", "init", "scale", "seed", "eta", "batch"];
 const NUMERIC = new Set(["n", "noise", "dseed", "classes", "scale", "seed", "eta", "batch"]);
@@ -63,6 +70,14 @@ export class Controls {
     click(dom.present, actions.togglePresent);
     click(dom.examplePrev, () => actions.showExample(-1));
     click(dom.exampleNext, () => actions.showExample(+1));
+    this.exercise = new ExerciseChooser({
+      id: "exercise-mode",
+      onChange: (mode) => {
+        document.activeElement?.blur(); // hand the keyboard back to the shortcuts
+        actions.setExercise(mode);
+      },
+    });
+    dom.exercise.append(...this.exercise.elements);
     dom.rate.addEventListener("input", () => {
       dom.rateOut.textContent = `${dom.rate.value}/s`;
       actions.changeView({ rate: Number(dom.rate.value) });
@@ -113,6 +128,7 @@ export class Controls {
       b: this.actions.backward,
       w: this.actions.update,
       m: this.actions.togglePresent,
+      e: this.actions.toggleExercise,
       Escape: this.actions.stop,
     }[event.key.length === 1 ? event.key.toLowerCase() : event.key];
     if (!action) return;
@@ -229,14 +245,22 @@ export class Controls {
     const pending = state?.pending ?? "none";
     const idle = Boolean(state) && !page.busy && !page.fastForwarding;
     const free = idle && !page.playing;
-    dom.forward.disabled = !(free && pending === "none");
-    dom.backward.disabled = !(free && pending === "forward");
-    dom.update.disabled = !(free && pending === "backward");
-    dom.step.disabled = !free;
-    dom.play.disabled = !state || page.fastForwarding;
+    // while a question is open the step waits for the answer; in exercise mode Play
+    // and fast-forward are off (each step asks)
+    const stepping = free && !page.asking;
+    const exercising = Boolean(page.exercise);
+    dom.forward.disabled = !(stepping && pending === "none");
+    dom.backward.disabled = !(stepping && pending === "forward");
+    dom.update.disabled = !(stepping && pending === "backward");
+    dom.step.disabled = !stepping;
+    dom.play.disabled = !state || page.fastForwarding || exercising;
     dom.undo.disabled = !free || (pending === "none" && !state.undo_available);
     dom.reset.disabled = !free;
-    dom.ff.disabled = !free || pending !== "none";
+    dom.ff.disabled = !free || pending !== "none" || exercising;
+    dom.play.title = exercising ? OFF_IN_EXERCISE : PLAY_TITLE;
+    dom.ff.title = exercising ? OFF_IN_EXERCISE : FF_TITLE;
+    for (const select of this.exercise.elements) select.disabled = page.fastForwarding;
+    document.body.dataset.exercise = exercising ? page.exercise.kind : "off";
     dom.play.setAttribute("aria-pressed", String(page.playing));
     dom.play.firstChild.textContent = page.playing ? "Pause " : "Play ";
     dom.stop.hidden = !page.fastForwarding;

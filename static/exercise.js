@@ -1,12 +1,19 @@
-// Exercise panel: predict δ_j(l) after the forward beat, or the new weight w_ij(l)
+// Exercise mode: predict δ_j(l) after the forward beat, or the new weight w_ij(l)
 // after the backward beat. The page never computes the answer: each typed number goes
 // to the API (`check`), which compares it with the engine's — correct within 1 % or
 // 10⁻³ — and sends back the worked formula. The score is this page's own (kept in
 // sessionStorage, so a reload keeps it); the server keeps no scores.
 //
+// One concept on every page: the same choices (EXERCISES) and the same mode objects
+// (the API's ExerciseMode: {kind: "delta", layer?, unit?} | {kind: "weight", layer?, i?, j?})
+// whether a teacher sets them for followers (share.js) or a student alone on the main
+// page; the same question for a mode (questionFor) and the same panel to ask it.
+//
+//   const chooser = new ExerciseChooser({ id, onChange: (mode) => … });  // the <select>s
 //   const panel = new ExercisePanel(root, { check: (body) => api call, storageKey });
-//   panel.setMode({kind: "delta", layer, unit} | {kind: "weight", layer, i, j} | null);
-//   await panel.ask({kind: "delta", step, layer, units: [1, 2], example, exampleLabel});
+//   panel.setMode(mode | null);
+//   const { question, target } = questionFor(mode, sizes, frame, selection);
+//   await panel.ask(question);   // → the results, or null when cancelled
 //   panel.retarget({kind: "unit", l, j})   // a click on the drawing while asking
 
 import { indices, num } from "./format.js";
@@ -35,11 +42,150 @@ export function parseNumber(text) {
 export const symbolOf = (q, unit) =>
   q.kind === "delta" ? `δ${sub(unit)}(${q.layer})` : `w${sub(q.i, q.j)}(${q.layer})`;
 
+// ------------------------------------------------------------------ the modes
+/** The choices, as the Share dialog and the main page's toolbar offer them. */
+export const EXERCISES = [
+  ["", "off"],
+  ["delta-output", "predict δ at the output"],
+  ["delta-layer", "predict δ of a whole layer"],
+  ["delta-unit", "predict δ of one unit"],
+  ["weight", "predict a new weight"],
+];
+
+const MAX_ASKED_UNITS = 6; // "the whole layer" asks for at most this many δ at once
+
+/** The API's ExerciseMode for a choice (null: off); `layer` and `unit` where it needs them. */
+export function modeOf(choice, layer, unit) {
+  switch (choice) {
+    case "delta-output":
+      return { kind: "delta" };
+    case "delta-layer":
+      return { kind: "delta", layer };
+    case "delta-unit":
+      return { kind: "delta", layer, unit };
+    case "weight":
+      return { kind: "weight" };
+    default:
+      return null;
+  }
+}
+
+/** The choice a mode stands for ("" when off). */
+export function choiceOf(mode) {
+  if (!mode) return "";
+  if (mode.kind === "weight") return "weight";
+  return mode.unit ? "delta-unit" : mode.layer ? "delta-layer" : "delta-output";
+}
+
+/** A mode as a short text for the address bar: "delta-output", "delta-layer-1", "delta-unit-1-2", "weight". */
+export function modeText(mode) {
+  const choice = choiceOf(mode);
+  if (choice === "delta-layer") return `${choice}-${mode.layer}`;
+  if (choice === "delta-unit") return `${choice}-${mode.layer}-${mode.unit}`;
+  return choice;
+}
+
+/** The mode a text of modeText() describes; null when off or unreadable. */
+export function modeFromText(text) {
+  const match = /^(delta-output|delta-layer|delta-unit|weight)(?:-(\d+))?(?:-(\d+))?$/.exec(String(text ?? ""));
+  if (!match) return null;
+  const [, choice, layer, unit] = match;
+  if ((choice === "delta-layer" || choice === "delta-unit") && !layer) return null;
+  if (choice === "delta-unit" && !unit) return null;
+  return modeOf(choice, Number(layer), Number(unit));
+}
+
+/**
+ * What to ask in `mode` about the step on show (`frame`, of a network with layer sizes
+ * `sizes`): a question for ExercisePanel.ask and the unit or line to select. A mode
+ * without a line of its own asks about the `selection` when it is a line.
+ */
+export function questionFor(mode, sizes, frame, selection = null) {
+  const L = sizes.length - 1;
+  const layer = Math.min(mode.layer ?? L, L);
+  if (mode.kind === "delta") {
+    const all = Array.from({ length: sizes[layer] }, (_, n) => n + 1);
+    const units = mode.unit && mode.unit <= sizes[layer] ? [mode.unit] : all.slice(0, MAX_ASKED_UNITS);
+    const k = frame.example;
+    const index = frame.indices?.[k];
+    const question = { kind: "delta", step: frame.step, layer, units, example: k, exampleLabel: index === undefined ? "" : `example #${index}` };
+    return { question, target: { kind: "unit", l: layer, j: units[0] } };
+  }
+  const picked = selection?.kind === "edge" && mode.i === undefined && mode.layer === undefined ? selection : null;
+  const l = picked ? picked.l : layer;
+  const i = picked ? picked.i : Math.min(mode.i ?? 1, sizes[l - 1]);
+  const j = picked ? picked.j : Math.min(mode.j ?? 1, sizes[l]);
+  return { question: { kind: "weight", step: frame.step, layer: l, i, j }, target: { kind: "edge", l, i, j } };
+}
+
+/**
+ * The exercise <select> and, where the choice needs them, a layer and a unit <select>:
+ * the Share dialog's and the main page's toolbar's. Ids: `id`, `id`-layer, `id`-unit.
+ */
+export class ExerciseChooser {
+  constructor({ id, label = "exercise mode", onChange = () => {} }) {
+    this.choice = node("select", { id, "aria-label": label }, ...EXERCISES.map(([value, text]) => node("option", { value, text })));
+    this.layer = node("select", { id: `${id}-layer`, "aria-label": "layer", hidden: "" });
+    this.unit = node("select", { id: `${id}-unit`, "aria-label": "unit", hidden: "" });
+    this.elements = [this.choice, this.layer, this.unit];
+    this.sizes = [1, 1];
+    for (const select of this.elements) {
+      select.addEventListener("change", () => {
+        if (select !== this.unit) this.fillUnits();
+        this.showParts();
+        onChange(this.mode);
+      });
+    }
+  }
+
+  get mode() {
+    return modeOf(this.choice.value, Number(this.layer.value), Number(this.unit.value));
+  }
+
+  /** The network's layer sizes d(0) … d(L): which layers and units there are to choose. */
+  setSizes(sizes) {
+    const mode = this.mode;
+    this.sizes = sizes;
+    const L = sizes.length - 1;
+    this.layer.replaceChildren(...Array.from({ length: L }, (_, n) => node("option", { value: String(n + 1), text: `layer ${n + 1}` })));
+    this.set(mode);
+  }
+
+  /** Show a mode (null: off); layers and units out of this network fall back to the defaults. */
+  set(mode) {
+    const L = this.sizes.length - 1;
+    this.choice.value = choiceOf(mode);
+    // by default the last hidden layer: δ there is one step of the backward formula
+    this.layer.value = String(mode?.layer && mode.layer <= L ? mode.layer : Math.max(1, L - 1));
+    this.fillUnits(mode?.unit);
+    this.showParts();
+  }
+
+  fillUnits(unit = Number(this.unit.value) || 1) {
+    const d = this.sizes[Number(this.layer.value)] ?? 1;
+    this.unit.replaceChildren(...Array.from({ length: d }, (_, n) => node("option", { value: String(n + 1), text: `unit ${n + 1}` })));
+    this.unit.value = String(Math.min(unit, d));
+  }
+
+  showParts() {
+    const choice = this.choice.value;
+    this.layer.hidden = choice !== "delta-layer" && choice !== "delta-unit";
+    this.unit.hidden = choice !== "delta-unit";
+  }
+}
+
+// What the panel says between questions (`waiting`): a follower waits for the teacher.
+const FOLLOWER_WAITING = {
+  delta: "After the forward beat of the teacher's next step, you type δ before the drawing shows it. The drawing waits for you.",
+  weight: "After the backward beat of the teacher's next step, you type the weight that the update will give. The drawing waits for you.",
+};
+
 export class ExercisePanel {
-  constructor(root, { check, storageKey = "backprop-lab-score" }) {
+  constructor(root, { check, storageKey = "backprop-lab-score", waiting = FOLLOWER_WAITING }) {
     this.root = root;
     this.check = check;
     this.storageKey = storageKey;
+    this.waiting = waiting;
     this.mode = null;
     this.question = null; // what is asked now
     this.resolve = null;
@@ -68,6 +214,14 @@ export class ExercisePanel {
 
   get asking() {
     return this.resolve !== null;
+  }
+
+  /** The units or the line the open question is about (to mark them on the drawing). */
+  get targets() {
+    const q = this.asking ? this.question : null;
+    if (!q) return [];
+    if (q.kind === "weight") return [{ kind: "edge", l: q.layer, i: q.i, j: q.j }];
+    return q.units.map((j) => ({ kind: "unit", l: q.layer, j }));
   }
 
   /** The teacher's exercise mode, or null (the panel hides and any question ends). */
@@ -102,6 +256,8 @@ export class ExercisePanel {
   retarget(selection) {
     const q = this.question;
     if (!q || !this.asking || !selection) return false;
+    const same = (t) => t.kind === selection.kind && t.l === selection.l && t.j === selection.j && t.i === selection.i;
+    if (this.targets.some(same)) return true; // one of those asked: the question stays
     if (q.kind === "delta" && selection.kind === "unit" && selection.l >= 1 && selection.j >= 1) {
       Object.assign(q, { layer: selection.l, units: [selection.j] });
     } else if (q.kind === "weight" && selection.kind === "edge") {
@@ -124,15 +280,7 @@ export class ExercisePanel {
     root.append(node("h2", { class: "ex-title" }, node("span", { text: `Exercise: predict ${what}` }), score));
     if (!q) {
       if (this.results) root.append(this.resultsView());
-      root.append(
-        node("p", {
-          class: "hint",
-          text:
-            this.mode.kind === "weight"
-              ? "After the backward beat of the teacher's next step, you type the weight that the update will give. The drawing waits for you."
-              : "After the forward beat of the teacher's next step, you type δ before the drawing shows it. The drawing waits for you.",
-        }),
-      );
+      root.append(node("p", { class: "hint ex-waiting", text: this.waiting[this.mode.kind === "weight" ? "weight" : "delta"] }));
       return;
     }
     const targets = q.kind === "delta" ? q.units : [null];
@@ -227,5 +375,23 @@ export class ExercisePanel {
     this.question = null;
     this.render();
     if (resolve) resolve(results);
+  }
+}
+
+/**
+ * Ask on a page with a drawing: the panel asks, the drawing marks what is asked and
+ * `show(target)` selects it (the formula panel then says it is the student's turn).
+ * Resolves as panel.ask does: the results, or null when the question was cancelled.
+ */
+export async function askOnDrawing(panel, network, { question, target }, show) {
+  const answer = panel.ask(question);
+  network.markAsked(panel.targets);
+  show(target);
+  document.body.dataset.asking = "true";
+  try {
+    return await answer;
+  } finally {
+    document.body.dataset.asking = "false";
+    network.markAsked([]);
   }
 }

@@ -9,7 +9,7 @@ import { ApiError, request } from "./api.js";
 import { GradientChart } from "./charts.js";
 import { divergingGradient } from "./colors.js";
 import { DataView } from "./dataview.js";
-import { ExercisePanel } from "./exercise.js";
+import { askOnDrawing, ExercisePanel, questionFor } from "./exercise.js";
 import { num, percent } from "./format.js";
 import { FormulaPanel } from "./formula.js";
 import { NetworkView } from "./network.js";
@@ -22,7 +22,6 @@ const SPEEDS = [0, 0.25, 0.5, 1, 2, 4]; // animation speed (as on the main page)
 const BEAT_MS = 520; // time per layer of a beat at 1×
 const MIN_BEAT_MS = 45; // below this a beat is not animated: the drawing jumps
 const MAX_WAITING = 40; // events queued behind a question before it is given up
-const MAX_ASKED_UNITS = 6; // "the whole layer" asks for at most this many δ at once
 const EVENT_KINDS = ["state", "forward", "backward", "update", "step", "exercise", "paused", "ended"];
 
 const CAPTIONS = {
@@ -353,48 +352,15 @@ function setExercise(mode) {
 async function maybeAsk(kind) {
   const mode = view.exercise;
   if (!mode || mode.kind !== kind || !view.frame || view.ended) return;
-  const sizes = view.config.layers;
-  const L = sizes.length - 1;
-  const layer = Math.min(mode.layer ?? L, L);
-  const k = view.frame.example;
-  let question;
-  let target;
-  if (kind === "delta") {
-    const all = Array.from({ length: sizes[layer] }, (_, n) => n + 1);
-    const units = mode.unit && mode.unit <= sizes[layer] ? [mode.unit] : all.slice(0, MAX_ASKED_UNITS);
-    const index = view.frame.indices?.[k];
-    question = {
-      kind,
-      step: view.frame.step,
-      layer,
-      units,
-      example: k,
-      exampleLabel: index === undefined ? "" : `example #${index}`,
-    };
-    target = { kind: "unit", l: layer, j: units[0] };
-  } else {
-    const i = Math.min(mode.i ?? 1, sizes[layer - 1]);
-    const j = Math.min(mode.j ?? 1, sizes[layer]);
-    question = { kind, step: view.frame.step, layer, i, j };
-    target = { kind: "edge", l: layer, i, j };
-  }
-  view.selection = target;
-  network.select(target);
-  renderFormula();
   $("#beat-caption").innerHTML = CAPTIONS.ask;
-  document.body.dataset.asking = "true";
-  await exercise.ask(question);
-  document.body.dataset.asking = "false";
+  await askOnDrawing(exercise, network, questionFor(mode, view.config.layers, view.frame, view.selection), select);
   setBeat(view.phase);
 }
 
 // ---------------------------------------------------------------- the view
 function select(selection) {
-  if (exercise.asking && exercise.retarget(selection)) {
-    view.selection = selection;
-    network.select(selection);
-    return;
-  }
+  // a click while asking may choose what to predict instead
+  if (exercise.retarget(selection)) network.markAsked(exercise.targets);
   view.selection = selection;
   network.select(selection);
   renderFormula();
@@ -411,6 +377,7 @@ function renderFormula() {
     weightsNow: view.weights,
     eta: view.state?.learning_rate ?? view.config.learning_rate,
     sizes: view.config.layers,
+    asked: exercise.targets,
   });
 }
 

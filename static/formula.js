@@ -67,6 +67,13 @@ function slope(activation, s, x) {
   }
 }
 
+/** Is this unit or line what an exercise asks for now (ctx.asked: selections)? */
+const asked = (ctx, s) =>
+  (ctx.asked ?? []).some((a) => a.kind === s.kind && a.l === s.l && a.j === s.j && (a.kind === "unit" || a.i === s.i));
+
+const YOUR_TURN = (what, reveal) =>
+  `<p class="eq-note ex-turn"><b>${what} = ?</b> Your turn: type it in the exercise panel. ${reveal} shows it once you have answered.</p>`;
+
 function block(title, lines, note = "") {
   return `<section class="eq-block"><h3>${title}</h3>${lines.map((l) => `<div class="eq">${l}</div>`).join("")}${
     note ? `<p class="eq-note">${note}</p>` : ""
@@ -199,7 +206,9 @@ export class FormulaPanel {
       ]);
     }
     if (phase === "forward" || !layer.delta) {
-      html += `<p class="eq-note">δ comes in the backward beat: press <kbd>B</kbd> or Backward.</p>`;
+      html += asked(ctx, selection)
+        ? YOUR_TURN(`δ<sub>${indices(j)}</sub>(${l})`, "The backward beat")
+        : `<p class="eq-note">δ comes in the backward beat: press <kbd>B</kbd> or Backward.</p>`;
       this.body.innerHTML = html;
       return;
     }
@@ -282,7 +291,9 @@ export class FormulaPanel {
     let html = intro + block("Gradient", gradLines, batch > 1 ? `Mean over the ${batch} examples of the batch; for the example shown x·δ = (${num(xi)})(${num(dj)}).` : "");
     if (phase !== "update" || !layer.update) {
       html += block("Weight now", [equation(sym("w", ij, l), mo("="), result(wNow, "w"))]);
-      html += `<p class="eq-note">The update comes in the third beat: press <kbd>W</kbd> or Update.</p>`;
+      html += asked(ctx, selection)
+        ? YOUR_TURN(`new w<sub>${ij}</sub>(${l})`, "The update beat")
+        : `<p class="eq-note">The update comes in the third beat: press <kbd>W</kbd> or Update.</p>`;
       this.body.innerHTML = html;
       return;
     }

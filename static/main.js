@@ -1,6 +1,7 @@
 // Backprop Lab's page: one state object (`page`), one loop (API call → beats → redraw).
 // Modules by job: api.js (the server), setup.js (the setup and the URL), network.js
-// (the drawing), formula.js (the formula panel), dataview.js, charts.js, controls.js.
+// (the drawing), formula.js (the formula panel), dataview.js, charts.js, controls.js,
+// exercise.js (exercise mode: the page hides a number, the student predicts it).
 
 import { api, ApiError } from "./api.js";
 import { BoundaryChart } from "./boundary.js";
@@ -9,6 +10,7 @@ import { divergingGradient } from "./colors.js";
 import { $, Controls } from "./controls.js";
 import { DataView } from "./dataview.js";
 import { ErrorChart } from "./errorchart.js";
+import { askOnDrawing, ExercisePanel, modeFromText, modeText, questionFor } from "./exercise.js";
 import { ExportLinks } from "./exports.js";
 import { GradcheckPanel } from "./gradcheck.js";
 import { HiddenUnits } from "./hiddenunits.js";
@@ -34,6 +36,7 @@ const CAPTIONS = {
   update:
     '<b>3 · Update.</b> Each line: <span class="math">Δw<sub>ij</sub>(l) = −η x<sub>i</sub>(l−1) δ<sub>j</sub>(l)</span>, new width.',
   fastforward: "<b>Fast-forward.</b> The server runs the steps; the lines show the weights.",
+  ask: "<b>Your turn:</b> type your prediction.",
 };
 
 // The page's state: everything the controls and the drawing read.
@@ -54,6 +57,10 @@ const page = {
   stopRequested: false,
   traces: [], // recent steps, so that undo can show the step before
   presets: [],
+  exercise: null, // exercise mode (the API's ExerciseMode), or null: off
+  lastExercise: { kind: "delta" }, // what E turns on
+  practising: false, // exercise mode is stepping (it may be waiting for an answer)
+  asking: false, // a question is open: the step waits for the answer
 };
 
 const timeline = new Timeline();
@@ -71,16 +78,26 @@ const gradcheck = new GradcheckPanel($("#card-tools"), {
   onError: (error) => handle(error),
 });
 const exportLinks = new ExportLinks($("#exports"));
+const exercise = new ExercisePanel($("#exercise"), {
+  check: (prediction) => api.checkExercise(page.session.id, prediction),
+  storageKey: "backprop-lab-score:alone",
+  waiting: {
+    delta: "Press Space for the next step: after its forward beat you type δ before the drawing shows it. Click a unit while asked to predict its δ instead.",
+    weight: "Press Space for the next step: after its backward beat you type the weight its update will give. Click a line first to choose which one.",
+  },
+});
 // the gradient chart's switch: ‖G(l)‖ or mean |δ(l)|, and smoothing
 const chartView = () => chart.setView($("#grad-quantity").value, $("#grad-smooth").checked);
 $("#grad-quantity").addEventListener("change", chartView);
 $("#grad-smooth").addEventListener("change", chartView);
 const controls = new Controls({
-  step: () => run(step),
-  forward: () => run(forwardBeat),
-  backward: () => run(backwardBeat),
-  update: () => run(updateBeat),
+  step: () => (page.exercise ? practise(true) : run(step)),
+  forward: () => (page.exercise ? practise(false, "none") : run(forwardBeat)),
+  backward: () => (page.exercise ? practise(false, "forward") : run(backwardBeat)),
+  update: () => (page.exercise ? practise(false, "backward") : run(updateBeat)),
   togglePlay,
+  setExercise,
+  toggleExercise: () => setExercise(page.exercise ? null : page.lastExercise),
   undo: () => run(undo),
   reset: () => run(reset),
   fastForward: (n) => fastForward(n),
@@ -156,6 +173,7 @@ function consistentLayers(setup, hidden = setup.layers.slice(1, -1)) {
 
 async function startSession(setup) {
   const created = await api.create(configOf(setup));
+  exercise.cancel(); // a question about the old run has no answer any more
   const old = page.session;
   page.session = created;
   page.weights = created.state.weights;
@@ -191,6 +209,8 @@ async function startSession(setup) {
   boundary.setSession(created.id, page.dataset, page.info);
   if (created.state.step > 0) await loadHistory();
   controls.fillSetup(page.setup, dataDim(page.setup));
+  controls.exercise.setSizes(c.layers);
+  if (page.exercise) setExercise(controls.exercise.mode); // a layer or unit this network has
   legend();
   setBeat("idle");
 }
@@ -438,6 +458,7 @@ function remember(trace) {
 
 async function undo() {
   const answer = await api.undo(page.session.id);
+  exercise.cancel(); // undo cancels a step in progress, and its question
   const wasPending = page.session.state.pending !== "none";
   page.session = answer;
   page.weights = answer.state.weights;
@@ -471,6 +492,7 @@ async function undo() {
 async function reset() {
   stopPlaying();
   const answer = await api.reset(page.session.id);
+  exercise.cancel();
   page.session = answer;
   page.weights = answer.state.weights;
   page.traces = [];
@@ -497,6 +519,10 @@ function clearFrame() {
 function togglePlay() {
   if (page.playing) {
     stopPlaying();
+    return;
+  }
+  if (page.exercise) {
+    say(`Play and fast-forward are off in exercise mode: each step asks you, so press Space for the next one (E turns exercise mode off).`, "info");
     return;
   }
   if (!page.session || page.fastForwarding) return;
@@ -530,7 +556,7 @@ async function playLoop() {
 }
 
 async function fastForward(total) {
-  if (page.busy || page.fastForwarding || !page.session) return;
+  if (page.busy || page.fastForwarding || !page.session || page.exercise) return;
   stopPlaying();
   timeline.finish();
   page.fastForwarding = true;
@@ -577,8 +603,76 @@ function stop() {
   timeline.finish();
 }
 
+// ------------------------------------------------------------------ exercise mode
+// A student alone practises on their own run: after the forward beat the page asks for
+// δ (after the backward beat: for a new weight), which it does not know yet — the step
+// goes phase by phase through /forward, /backward, /update, and the API checks the
+// answer against the step in progress. Answering reveals: the next beat plays.
+const BEATS = { none: ["forward", forwardBeat], forward: ["backward", backwardBeat], backward: ["update", updateBeat] };
+const ASKED_AFTER = { forward: "delta", backward: "weight" };
+
+function setExercise(mode) {
+  page.exercise = mode;
+  if (mode) {
+    page.lastExercise = mode;
+    stopPlaying(); // each step asks: Play is off in exercise mode
+  }
+  exercise.setMode(mode); // off: an open question is cancelled, the step waits where it is
+  controls.exercise.set(mode);
+  changeView({ exercise: modeText(mode) });
+  refresh();
+}
+
+/**
+ * Space (`whole`: to the end of the step) or one beat (F, B, W: from the phase `from`)
+ * in exercise mode: after a beat that comes before an asked number, ask and wait; an
+ * answer reveals the number by playing the next beat.
+ */
+async function practise(whole, from = page.session?.state.pending) {
+  if (page.asking) {
+    $("#exercise input")?.focus(); // the keyboard belongs to the question
+    return;
+  }
+  if (page.practising) {
+    timeline.finish(); // a key pressed mid-animation jumps to the end of the beat
+    return;
+  }
+  if (!page.session || page.session.state.pending !== from) return;
+  page.practising = true;
+  try {
+    for (let reveal = false; ; reveal = !whole) {
+      const [beat, play] = BEATS[page.session.state.pending];
+      if (!(await run(play)) || beat === "update" || reveal) return;
+      const answered = await askAfter(beat);
+      if (answered === null || (!whole && !answered)) return;
+    }
+  } finally {
+    page.practising = false;
+  }
+}
+
+/** After `beat`, ask what the mode asks there: true when answered, null when cancelled. */
+async function askAfter(beat) {
+  const mode = page.exercise;
+  if (!mode || mode.kind !== ASKED_AFTER[beat] || !page.frame?.layers?.length) return false;
+  page.asking = true;
+  refresh();
+  $("#beat-caption").innerHTML = CAPTIONS.ask;
+  const asked = questionFor(mode, page.session.config.layers, page.frame, page.selection);
+  const results = await askOnDrawing(exercise, network, asked, select);
+  page.asking = false;
+  setBeat(page.phase);
+  refresh();
+  return results === null ? null : true;
+}
+
 // ------------------------------------------------------------- the rest of the view
 function select(selection) {
+  // a click while asking may choose what to predict instead
+  if (exercise.retarget(selection)) network.markAsked(exercise.targets);
+  // "δ of one unit": a click on a unit chooses which
+  else if (page.exercise?.unit && selection.kind === "unit" && selection.l >= 1 && selection.j >= 1)
+    setExercise({ kind: "delta", layer: selection.l, unit: selection.j });
   page.selection = selection;
   network.select(selection);
   renderFormula();
@@ -595,7 +689,7 @@ function pick(index) {
 
 function showExample(delta) {
   const frame = page.frame;
-  if (!frame || frame.input.length <= 1) return;
+  if (!frame || frame.input.length <= 1 || page.asking) return; // the question is about this example
   const batch = frame.input.length;
   page.frame = { ...frame, example: (frame.example + delta + batch) % batch };
   network.frame = page.frame;
@@ -614,6 +708,7 @@ function renderFormula() {
     weightsNow: page.weights,
     eta: page.frame ? page.session?.state.learning_rate : page.setup.eta,
     sizes: page.session?.config.layers ?? page.setup.layers,
+    asked: exercise.targets,
   });
 }
 
@@ -683,6 +778,8 @@ async function start() {
     })
     .catch(() => {});
   const ok = await run(() => startSession(page.setup));
+  const asked = modeFromText(page.setup.exercise); // ?ex=…: a lab link can start in exercise mode
+  if (asked) setExercise(asked);
   if (!ok && !page.session) {
     say(`${$("#message-text").textContent} The page could not start a session with this setup; it uses the default setup instead.`);
     const fallback = readSetup("");
@@ -696,6 +793,6 @@ async function start() {
 }
 
 // Tests and the benchmark read the page's state through this (read-only by convention).
-window.backpropLab = { page, network, chart, stepChart, errorChart, boundary, hiddenUnits, formula, dataView, controls };
+window.backpropLab = { page, network, chart, stepChart, errorChart, boundary, hiddenUnits, formula, dataView, controls, exercise };
 
 start();

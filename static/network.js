@@ -59,6 +59,7 @@ export class NetworkView {
     this.sizes = [];
     this.present = false;
     this.selection = null;
+    this.asked = []; // what an exercise asks for: units or a line, marked until answered
     this.frame = null; // the numbers on show: {example, input, target, error, layers[]}
     this.weights = null;
     svg.addEventListener("click", (event) => this.click(event));
@@ -77,6 +78,7 @@ export class NetworkView {
     this.outputScale = unitScale(info.output);
     this.svg.replaceChildren();
     this.svg.classList.remove("focused");
+    this.asked = [];
     const L = this.depth;
     this.totalEdges = 0;
     for (let l = 1; l <= L; l += 1) this.totalEdges += (sizes[l - 1] + 1) * sizes[l];
@@ -323,6 +325,7 @@ export class NetworkView {
     this.exampleNote.setAttribute("y", height - 14 * k);
     this.exampleNote.style.fontSize = `${15 * k}px`;
     if (this.frame) this.paintAll();
+    if (this.asked.length) this.markAsked(this.asked);
   }
 
   /** Boxes a Δw label must not cover: units, their rings and their s and δ labels. */
@@ -737,6 +740,30 @@ export class NetworkView {
       line?.classList.add("selected", "related");
       this.units[l - 1]?.[i]?.classList.add("selected");
       this.units[l]?.[j]?.classList.add("selected");
+    }
+  }
+
+  /**
+   * Mark what an exercise asks for (selections: units, or a line): a dashed ring and
+   * "δ = ?" on a unit, a dashed line for a weight. [] takes the marks away.
+   */
+  markAsked(targets) {
+    for (const t of this.asked) {
+      const g = t.kind === "unit" ? this.units[t.l]?.[t.j] : null;
+      if (g?.ring) this.paintDelta(g, g.dataset.delta === undefined ? null : Number(g.dataset.delta));
+    }
+    this.svg.querySelectorAll(".asked").forEach((n) => n.classList.remove("asked"));
+    this.asked = targets;
+    for (const t of targets) {
+      if (t.kind === "edge") {
+        this.edges[t.l]?.[t.i]?.[t.j - 1]?.classList.add("asked");
+        continue;
+      }
+      const g = this.units[t.l]?.[t.j];
+      if (!g?.ring) continue;
+      g.classList.add("asked");
+      g.ring.setAttribute("r", this.radius[t.l] + 4);
+      g.dLabel.textContent = g.dataset.detail === "full" ? "δ = ?" : "";
     }
   }
 

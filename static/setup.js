@@ -23,6 +23,7 @@ export const DEFAULT_SETUP = Object.freeze({
   speed: 1, // animation speed; 0 = off
   rate: 5, // steps per second in Play
   present: false, // projector mode
+  exercise: "", // exercise mode, as exercise.js's modeText(): "" (off), "delta-output", …
 });
 
 // query key → [setup field, parse]
@@ -46,6 +47,7 @@ const FIELDS = {
   speed: ["speed", number],
   rate: ["rate", number],
   present: ["present", (t) => t === "1" || t === "true"],
+  ex: ["exercise", String],
 };
 
 /** The setup a query string describes; missing or unreadable values take the default. */
@@ -76,7 +78,7 @@ export function writeSetup(setup) {
     if (key === "layers") continue;
     const field = spec[0];
     const value = setup[field];
-    if (value === null || value === undefined) continue;
+    if (value === null || value === undefined || value === "") continue;
     if (field === "present") {
       if (value) params.set(key, "1");
       continue;

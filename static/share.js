@@ -11,6 +11,7 @@
 
 import { request } from "./api.js";
 import { node } from "./dom.js";
+import { ExerciseChooser } from "./exercise.js";
 
 const WATCH_MS = 1000; // how often the session id is compared (no request)
 const COUNT_MS = 5000; // how often the number of followers is read while shared
@@ -21,13 +22,6 @@ function ensureStylesheet() {
   document.head.append(node("link", { rel: "stylesheet", href: "/static/share.css", "data-share-css": "" }));
 }
 
-const EXERCISES = [
-  ["", "off"],
-  ["delta-output", "predict δ at the output"],
-  ["delta-layer", "predict δ of a whole layer"],
-  ["weight", "predict a new weight"],
-];
-
 /**
  * Put a Share button into `container`. Returns {button, dialog, share, stop} for tests
  * and pages that want to drive it.
@@ -35,7 +29,7 @@ const EXERCISES = [
 export function mountShareButton(container, sessionId, { baseUrl } = {}) {
   ensureStylesheet();
   const currentId = typeof sessionId === "function" ? sessionId : () => sessionId;
-  const state = { share: null, sharedId: null, layers: null, base: baseUrl ?? defaultBase() };
+  const state = { share: null, sharedId: null, base: baseUrl ?? defaultBase() };
 
   const button = node("button", { type: "button", class: "share-button", id: "btn-share", "aria-haspopup": "dialog", title: "Let the class follow this run on their own screens" }, "Share");
   const count = node("span", { class: "share-count", id: "share-count", hidden: "" });
@@ -55,8 +49,7 @@ export function mountShareButton(container, sessionId, { baseUrl } = {}) {
     node("p", { class: "share-warn", text: "Students cannot open 127.0.0.1 or localhost: that is their own laptop. Type the address of this machine on the classroom network (hostname -I or ipconfig shows it)." }),
     node("div", { class: "share-row" }, address, apply),
   );
-  const mode = node("select", { id: "share-exercise", "aria-label": "exercise mode for followers" }, ...EXERCISES.map(([v, t]) => node("option", { value: v, text: t })));
-  const layer = node("select", { id: "share-exercise-layer", "aria-label": "layer", hidden: "" });
+  const chooser = new ExerciseChooser({ id: "share-exercise", label: "exercise mode for followers", onChange: (mode) => setExercise(mode) });
   const stop = node("button", { type: "button", id: "share-stop", class: "share-stop", text: "Stop sharing" });
   const close = node("button", { type: "button", id: "share-close", class: "primary", text: "Close" });
   const error = node("p", { class: "share-error", id: "share-error", role: "alert", hidden: "" });
@@ -75,7 +68,7 @@ export function mountShareButton(container, sessionId, { baseUrl } = {}) {
         node("div", { class: "share-row" }, link, copy),
         addressRow,
         followers,
-        node("label", { class: "share-row share-exercise", for: "share-exercise" }, node("span", { text: "Exercise for followers" }), mode, layer),
+        node("label", { class: "share-row share-exercise", for: "share-exercise" }, node("span", { text: "Exercise for followers" }), ...chooser.elements),
         node("p", { class: "share-hint", text: "In exercise mode each follower types δ after the forward beat (or the new weight after the backward beat) before seeing it; go beat by beat (F, B, W) and give them time." }),
         error,
         node("div", { class: "share-buttons" }, stop, close),
@@ -96,9 +89,7 @@ export function mountShareButton(container, sessionId, { baseUrl } = {}) {
     link.value = share.link;
     showCount(share.followers);
     addressRow.hidden = !LOOPBACK.test(new URL(share.link).hostname);
-    const ex = share.exercise;
-    mode.value = !ex ? "" : ex.kind === "weight" ? "weight" : ex.layer ? "delta-layer" : "delta-output";
-    showLayers(ex?.layer);
+    chooser.set(share.exercise);
   }
 
   function showCount(n) {
@@ -106,13 +97,6 @@ export function mountShareButton(container, sessionId, { baseUrl } = {}) {
     count.textContent = ` · ${n}`;
     count.hidden = false;
     button.dataset.shared = "true";
-  }
-
-  function showLayers(selected) {
-    const L = state.layers ? state.layers.length - 1 : 1;
-    layer.replaceChildren(...Array.from({ length: L }, (_, n) => node("option", { value: String(n + 1), text: `layer ${n + 1}` })));
-    layer.value = String(selected ?? Math.max(1, L - 1));
-    layer.hidden = mode.value !== "delta-layer";
   }
 
   async function share(extra = {}) {
@@ -129,7 +113,7 @@ export function mountShareButton(container, sessionId, { baseUrl } = {}) {
     try {
       const id = currentId();
       const session = await request("GET", `/api/sessions/${encodeURIComponent(id)}`);
-      state.layers = session.config.layers;
+      chooser.setSizes(session.config.layers);
       show(await share());
     } catch (e) {
       showError(e.message);
@@ -137,11 +121,8 @@ export function mountShareButton(container, sessionId, { baseUrl } = {}) {
     if (!dialog.open) dialog.showModal();
   }
 
-  async function setExercise() {
+  async function setExercise(exercise) {
     showError("");
-    layer.hidden = mode.value !== "delta-layer";
-    const v = mode.value;
-    const exercise = !v ? null : v === "weight" ? { kind: "weight" } : v === "delta-layer" ? { kind: "delta", layer: Number(layer.value) } : { kind: "delta" };
     try {
       const id = state.sharedId;
       show(await request("PATCH", `/api/sessions/${encodeURIComponent(id)}/share`, { exercise }));
@@ -170,7 +151,7 @@ export function mountShareButton(container, sessionId, { baseUrl } = {}) {
       if (id && id !== state.sharedId) {
         // a new setup made a new session: take the class along
         const config = await request("GET", `/api/sessions/${encodeURIComponent(id)}`);
-        state.layers = config.config.layers;
+        chooser.setSizes(config.config.layers);
         show(await share({ continue_from: state.sharedId }));
       }
     } catch (e) {
@@ -192,8 +173,6 @@ export function mountShareButton(container, sessionId, { baseUrl } = {}) {
   button.addEventListener("click", open);
   close.addEventListener("click", () => dialog.close());
   stop.addEventListener("click", stopSharing);
-  mode.addEventListener("change", setExercise);
-  layer.addEventListener("change", setExercise);
   copy.addEventListener("click", async () => {
     link.select();
     try {
