@@ -116,6 +116,69 @@ def _indices(body: IndicesRequest | None):
     return None if body is None or body.indices is None else body.indices
 
 
+# ---------------------------------------------------------------- the hot path
+# Routes are matched in the order they are declared, and each one tried costs FastAPI
+# a few µs (twice: once to pick this router, once to pick the route): the route
+# a class calls many times a second comes first.
+
+OPTIONAL_INDICES_BODY = {
+    "requestBody": {
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [{"$ref": "#/components/schemas/IndicesRequest"}, {"type": "null"}],
+                    "title": "Body",
+                }
+            }
+        }
+    }
+}
+
+
+async def _indices_of(request: Request) -> list[int] | None:
+    """The ``indices`` of an optional ``IndicesRequest`` body, read as FastAPI would.
+
+    An empty body (what the page sends) skips FastAPI's body machinery: about 35 µs per
+    step. Errors are FastAPI's own (RequestValidationError, locations under "body"), so
+    they read as the same sentences (app/errors.py).
+    """
+    raw = await request.body()
+    if not raw:
+        return None
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    data: Any = raw  # not JSON: refused below as "not an object", as FastAPI does
+    if media_type == "application/json" or media_type.endswith("+json"):
+        try:
+            data = stdlib_json.loads(raw)
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError
+            raise RequestValidationError(
+                [{"type": "json_invalid", "loc": ("body", 0), "msg": "JSON decode error"}]
+            ) from None
+    if data is None:
+        return None
+    try:
+        return IndicesRequest.model_validate(data, from_attributes=True).indices
+    except ValidationError as e:
+        errors = [{**err, "loc": ("body", *err["loc"])} for err in e.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
+
+
+@router.post("/{session_id}/step", response_model=StepOut, openapi_extra=OPTIONAL_INDICES_BODY)
+async def step(request: Request, session_id: SessionIdPath) -> Response:
+    """One SGD iteration (forward, backward, update), or the rest of one in progress.
+
+    Optional body ``{"indices": [...]}``: these training examples instead of the next
+    mini-batch. A step whose numbers would not be finite is refused: ``diverged:
+    true``, a sentence in ``message``, no per-layer numbers, and the session unchanged.
+    """
+    # The hot path finds its session itself: each level of dependencies (SessionDep
+    # needs Store) costs FastAPI more per request than the lookup.
+    session = request.app.state.store.get(session_id)
+    indices = await _indices_of(request)
+    async with session.lock:
+        return trace_response(request, session, session.step(indices))
+
+
 # ------------------------------------------------------------------ lifecycle
 @router.post("", response_model=SessionOut, status_code=status.HTTP_201_CREATED)
 async def create_session(store: Store, config: SessionConfig | None = None) -> Response:
@@ -201,64 +264,6 @@ async def update(request: Request, session: SessionDep) -> Response:
 
 # /step reads its optional body itself (see ``_indices_of``) and declares it here, as
 # FastAPI would for ``body: IndicesRequest | None = None``.
-OPTIONAL_INDICES_BODY = {
-    "requestBody": {
-        "content": {
-            "application/json": {
-                "schema": {
-                    "anyOf": [{"$ref": "#/components/schemas/IndicesRequest"}, {"type": "null"}],
-                    "title": "Body",
-                }
-            }
-        }
-    }
-}
-
-
-async def _indices_of(request: Request) -> list[int] | None:
-    """The ``indices`` of an optional ``IndicesRequest`` body, read as FastAPI would.
-
-    An empty body (what the page sends) skips FastAPI's body machinery: about 35 µs per
-    step. Errors are FastAPI's own (RequestValidationError, locations under "body"), so
-    they read as the same sentences (app/errors.py).
-    """
-    raw = await request.body()
-    if not raw:
-        return None
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    data: Any = raw  # not JSON: refused below as "not an object", as FastAPI does
-    if media_type == "application/json" or media_type.endswith("+json"):
-        try:
-            data = stdlib_json.loads(raw)
-        except ValueError:  # JSONDecodeError and UnicodeDecodeError
-            raise RequestValidationError(
-                [{"type": "json_invalid", "loc": ("body", 0), "msg": "JSON decode error"}]
-            ) from None
-    if data is None:
-        return None
-    try:
-        return IndicesRequest.model_validate(data, from_attributes=True).indices
-    except ValidationError as e:
-        errors = [{**err, "loc": ("body", *err["loc"])} for err in e.errors(include_url=False)]
-        raise RequestValidationError(errors) from None
-
-
-@router.post("/{session_id}/step", response_model=StepOut, openapi_extra=OPTIONAL_INDICES_BODY)
-async def step(request: Request, session_id: SessionIdPath) -> Response:
-    """One SGD iteration (forward, backward, update), or the rest of one in progress.
-
-    Optional body ``{"indices": [...]}``: these training examples instead of the next
-    mini-batch. A step whose numbers would not be finite is refused: ``diverged:
-    true``, a sentence in ``message``, no per-layer numbers, and the session unchanged.
-    """
-    # The hot path finds its session itself: each level of dependencies (SessionDep
-    # needs Store) costs FastAPI more per request than the lookup.
-    session = request.app.state.store.get(session_id)
-    indices = await _indices_of(request)
-    async with session.lock:
-        return trace_response(request, session, session.step(indices))
-
-
 @router.post("/{session_id}/train", response_model=TrainOut)
 async def train(session: SessionDep, body: TrainRequest, settings: Config) -> Response:
     """Fast-forward: run up to ``steps`` SGD steps without full traces.
