@@ -95,16 +95,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
 
     install_error_handlers(app)
+
+    # Routes are tried in the order they are declared: the liveness probe first, so that
+    # it costs what FastAPI itself costs (after the routers it paid ~60 µs to try them).
+    @app.get("/healthz", response_model=Health, tags=["service"])
+    async def healthz() -> Health:
+        """Liveness probe: the process is up and answering."""
+        return Health()
+
     app.include_router(sessions.router)
     app.include_router(follow.share_router)
     app.include_router(follow.follow_router)
     app.include_router(exports.router)
     app.include_router(meta.router)
-
-    @app.get("/healthz", response_model=Health, tags=["service"])
-    async def healthz() -> Health:
-        """Liveness probe: the process is up and answering."""
-        return Health()
 
     def page(path: Path) -> HTMLResponse:
         # Read on each request so that edits to the page show without a restart.

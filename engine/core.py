@@ -147,8 +147,15 @@ class Frame:
             self._numbers = got
         return got
 
+    def _span(self, kind: str) -> Array:
+        """The flat span of ``kind`` (without making per-layer views)."""
+        a, b = self.layout.spans[kind]
+        base = self.layout.trace[0]
+        return self.buf[a - base : b - base]
+
     def sums(self) -> Array:
-        return self.numbers()["sums"]
+        """Σ|δ(l)| for l = 1 … L, then ΣG(l)²."""
+        return self._span("sums")
 
     def update(self, learning_rate: float) -> tuple[Array, ...]:
         """ΔW(l) = −η G(l), the same product the kernel formed (so the same bits)."""
@@ -188,7 +195,7 @@ class Frame:
         got = self._derived.get("saturation")
         if got is None:
             lay = self.layout
-            out = self.numbers()["out"][0]
+            out = self._span("out")
             last = np.count_nonzero(lay.output.saturated(out)) / out.size
             if lay.depth == 1:
                 got = (last,)
