@@ -8,16 +8,8 @@ from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, Ac
 from .datasets import DATASETS, Dataset, custom_dataset, make_dataset
 from .init import INIT_SCHEMES
 from .losses import LOSSES
-from .network import (
-    Backward,
-    Config,
-    Forward,
-    LayerTrace,
-    Network,
-    RunRecord,
-    State,
-    StepTrace,
-)
+from .network import Config, Network, RunRecord, State
+from .traces import Backward, Forward, LayerTrace, StepTrace
 
 __all__ = [
     "ACTIVATIONS",

@@ -30,18 +30,7 @@ from .core import Kernel, Layout
 from .datasets import Dataset, encode_labels
 from .init import INIT_SCHEMES, init_weights
 from .losses import INDEX, REAL, ZERO_ONE, Loss, check_pair, get_loss, mean_error
-from .traces import Backward, Forward, LayerTrace, StepTrace
-
-__all__ = [
-    "Backward",
-    "Config",
-    "Forward",
-    "LayerTrace",
-    "Network",
-    "RunRecord",
-    "State",
-    "StepTrace",
-]
+from .traces import Backward, Forward, StepTrace
 
 Array = np.ndarray
 

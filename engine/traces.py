@@ -40,6 +40,26 @@ def _field(i: int, doc: str) -> property:
     return property(lambda self: self._v[i], doc=doc)
 
 
+def _numbers(kind: str, doc: str) -> property:
+    """Arrays of the record's frame (made on first access); () for a record without one."""
+
+    def get(self):
+        frame = self.frame
+        return () if frame is None else frame.numbers()[kind]
+
+    return property(get, doc=doc)
+
+
+def _derived(name: str, doc: str) -> property:
+    """A figure the frame computes from its numbers once (``Frame.<name>()``)."""
+
+    def get(self):
+        frame = self.frame
+        return () if frame is None else getattr(frame, name)()
+
+    return property(get, doc=doc)
+
+
 class Forward(_Record):
     """Phase 1 of a step for one mini-batch: s(l) and x(l) of every layer, and e."""
 
@@ -52,29 +72,15 @@ class Forward(_Record):
     frame = _field(5, "The numbers (private).")
     finite = _field(6, "Every s(l), x(l) and the error are finite.")
 
-    @property
-    def s(self) -> tuple[Array, ...]:
-        """s(l), l = 1 … L."""
-        return self.frame.numbers()["s"]
-
-    @property
-    def xa(self) -> tuple[Array, ...]:
-        """Augmented x(l), l = 0 … L−1 (x(L) is ``output``)."""
-        return self.frame.numbers()["xa"]
+    s = _numbers("s", "s(l), l = 1 … L.")
+    xa = _numbers("xa", "Augmented x(l), l = 0 … L−1 (x(L) is ``output``).")
+    input = _numbers("input", "x(0) of the batch, B × d(0).")
+    target = _numbers("target", "y for each example, encoded for the loss.")
 
     @property
     def output(self) -> Array:
         """x(L), B × d(L)."""
         return self.frame.numbers()["out"][0]
-
-    @property
-    def input(self) -> Array:
-        return self.frame.numbers()["input"]
-
-    @property
-    def target(self) -> Array:
-        """y for each example, encoded for the loss."""
-        return self.frame.numbers()["target"]
 
     def x(self, layer: int) -> Array:
         """x(l) without the bias column, l = 0 … L."""
@@ -88,21 +94,10 @@ class Backward(_Record):
     forward = _field(0, "The forward phase this continues.")
     frame = _field(1, "The numbers (private).")
 
-    @property
-    def delta(self) -> tuple[Array, ...]:
-        return self.frame.numbers()["delta"]
-
-    @property
-    def grad(self) -> tuple[Array, ...]:
-        return self.frame.numbers()["grad"]
-
-    @property
-    def grad_norm(self) -> tuple[float, ...]:
-        return self.frame.grad_norm()
-
-    @property
-    def delta_mean_abs(self) -> tuple[float, ...]:
-        return self.frame.delta_mean_abs()
+    delta = _numbers("delta", "δ(l), l = 1 … L, B × d(l).")
+    grad = _numbers("grad", "G(l) = x(l-1)ᵀ δ(l) / B, l = 1 … L.")
+    grad_norm = _derived("grad_norm", "‖G(l)‖_F, l = 1 … L.")
+    delta_mean_abs = _derived("delta_mean_abs", "Mean |δ_j(l)| over the batch and the units.")
 
     @property
     def finite(self) -> bool:
@@ -161,65 +156,33 @@ class StepTrace(_Record):
     def of_step(cls, step, indices, error, learning_rate, weights, frame: Frame) -> StepTrace:
         return cls._of(step, indices, None, None, error, learning_rate, False, "", weights, frame)
 
-    @property
-    def _frame(self) -> Frame | None:
-        return self._v[9]
-
-    def _per_layer(self, kind: str) -> tuple[Array, ...]:
-        frame = self._frame
-        return () if frame is None else frame.numbers()[kind]
+    frame = _field(9, "The numbers (private); None for a refused step.")
 
     @property
     def input(self) -> Array:
         """x(0) of the batch, B × d(0)."""
-        frame = self._frame
+        frame = self.frame
         return self._v[2] if frame is None else frame.numbers()["input"]
 
     @property
     def target(self) -> Array:
         """y of the batch, encoded for the loss."""
-        frame = self._frame
+        frame = self.frame
         return self._v[3] if frame is None else frame.numbers()["target"]
 
-    @property
-    def s(self) -> tuple[Array, ...]:
-        return self._per_layer("s")
-
-    @property
-    def x(self) -> tuple[Array, ...]:
-        """x(l) without the bias column, l = 1 … L."""
-        frame = self._frame
-        return () if frame is None else frame.numbers()["x"]
-
-    @property
-    def delta(self) -> tuple[Array, ...]:
-        return self._per_layer("delta")
-
-    @property
-    def grad(self) -> tuple[Array, ...]:
-        return self._per_layer("grad")
+    s = _numbers("s", "s(l), l = 1 … L, B × d(l).")
+    x = _numbers("x", "x(l) without the bias column, l = 1 … L.")
+    delta = _numbers("delta", "δ(l), l = 1 … L, B × d(l).")
+    grad = _numbers("grad", "G(l) = x(l-1)ᵀ δ(l) / B, l = 1 … L.")
+    grad_norm = _derived("grad_norm", "‖G(l)‖_F, l = 1 … L.")
+    delta_mean_abs = _derived("delta_mean_abs", "Mean |δ_j(l)| over the batch and the units.")
+    saturation = _derived("saturation", "Fraction of x(l) in θ's flat region, l = 1 … L.")
 
     @property
     def update(self) -> tuple[Array, ...]:
         """ΔW(l) = −η G(l)."""
-        frame = self._frame
+        frame = self.frame
         return () if frame is None else frame.update(self.learning_rate)
-
-    @property
-    def grad_norm(self) -> tuple[float, ...]:
-        """‖G(l)‖_F."""
-        frame = self._frame
-        return () if frame is None else frame.grad_norm()
-
-    @property
-    def delta_mean_abs(self) -> tuple[float, ...]:
-        frame = self._frame
-        return () if frame is None else frame.delta_mean_abs()
-
-    @property
-    def saturation(self) -> tuple[float, ...]:
-        frame = self._frame
-        return () if frame is None else frame.saturation()
 
     def layer(self, l: int) -> LayerTrace:
         """Every number of layer l (1 … L)."""
