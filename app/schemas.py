@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import to_json
 
 from engine import Config, Network, StepTrace
@@ -462,13 +462,26 @@ class GradcheckOut(BaseModel):
 class Snapshot(Strict):
     """Everything needed to continue a run elsewhere, exactly."""
 
-    format: Literal["backprop-lab/1"] = "backprop-lab/1"
+    # /2: epoch e's example order is draw e mod 16 of the generator of (seed, e // 16)
+    # (in /1 each epoch had a generator of its own), so /1 runs cannot continue exactly.
+    format: Literal["backprop-lab/2"] = "backprop-lab/2"
     config: SessionConfig
     step: int = Field(ge=0)
     epoch: int = Field(ge=0)
     position: int = Field(ge=0)
     weights: list[list[list[Finite]]]
     history: dict[str, Any] | None = None
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _current_format(cls, value: Any) -> Any:
+        if value == "backprop-lab/1":
+            raise ValueError(
+                "this snapshot was written by an earlier Backprop Lab (backprop-lab/1) whose "
+                "example order differs, so it cannot continue exactly; start a new run with "
+                "its config and weights instead"
+            )
+        return value
 
 
 class PresetOut(BaseModel):

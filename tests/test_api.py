@@ -233,11 +233,19 @@ def test_undo_memory_is_bounded_for_big_networks():
         assert client.get(f"{API}/{small}").json()["state"]["undo_available"] == 10
 
 
+def test_an_older_snapshot_is_refused_with_a_reason(client):
+    sid = new(client)
+    snap = {**client.get(f"{API}/{sid}/export").json(), "format": "backprop-lab/1"}
+    r = client.post(f"{API}/import", json=snap)
+    assert r.status_code == 422
+    assert "earlier Backprop Lab" in r.json()["detail"] and "cannot continue" in r.json()["detail"]
+
+
 def test_export_import_continues_identically(client):
     sid = new(client, layers=[2, 6, 1], batch_size=4, dataset={"name": "spiral", "n": 90})
     client.post(f"{API}/{sid}/train", json={"steps": 57})
     snap = client.get(f"{API}/{sid}/export").json()
-    assert snap["format"] == "backprop-lab/1" and snap["step"] == 57
+    assert snap["format"] == "backprop-lab/2" and snap["step"] == 57
     r = client.post(f"{API}/import", json=snap)
     assert r.status_code == 201
     twin = r.json()["id"]
