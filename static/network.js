@@ -18,6 +18,8 @@ const sub = (n) =>
 // one. Up to LABEL_ALL lines in all, every line carries its Δw in the update beat;
 // up to LABEL_SOME, the lines of the selected unit (or the selected line) do.
 const DENSE_LAYER = 600;
+// Up to this many units in all, units flash as their beat reaches them (see flash()).
+const FLASH_UNITS = 64; // the 6 × 8 vanishing-gradient preset still flashes (7.7 ms a frame)
 const LABEL_ALL = 24;
 const LABEL_SOME = 600;
 // The bias unit is a small square at the top of its column: it takes this much of a slot.
@@ -663,8 +665,11 @@ export class NetworkView {
   }
 
   flash(l, cls = "flash") {
-    // Web Animations restart cleanly on every call, unlike toggling a CSS class.
-    if (this.sizes[l] > 64) return;
+    // Web Animations restart cleanly on every call, unlike toggling a CSS class. Each
+    // one is a layer for the compositor to place on every frame: on a big network
+    // (a 16-layer one has 160 units) that alone took ~15 ms a frame, so only small
+    // networks flash; on big ones the rings and colours change without it.
+    if (this.sizes.reduce((a, b) => a + b, 0) > FLASH_UNITS) return;
     this.units[l].forEach((g, j) => {
       if (!g || j === 0) return;
       const target = cls === "flash-delta" ? g.ring : g.body;
