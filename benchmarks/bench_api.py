@@ -35,7 +35,6 @@ import json
 import os
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,12 +43,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
+from serving import (
+    HOST,
+    WRK_RESULT_LUA,
+    busy_cpu_seconds,
+    cpu_seconds,
+    free_port,
+    start_server,
+    stop_server,
+    wrk_result,
+)
+
 LAYERS = [2, 8, 8, 1]
 CLASSROOM = 100
 BUSY = 50
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 TARGET_RATIO = 0.50  # step req/s >= 50 % of healthz req/s at 50 connections
 TARGET_GZIP_BYTES = 6000  # gzipped step body <= 6 KB
@@ -91,21 +98,6 @@ end
 function request()
   return req
 end
-
-function response(status, headers, body)
-  if status < 200 or status > 299 then non2xx = non2xx + 1 end
-end
-
-function done(summary, latency, requests)
-  local bad = 0
-  for _, t in ipairs(threads) do bad = bad + t:get("non2xx") end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH {"requests":%d,"duration_us":%d,"bytes":%d,"p50_us":%d,"p99_us":%d,' ..
-    '"max_us":%d,"non2xx":%d,"socket_errors":%d}\n',
-    summary.requests, summary.duration, summary.bytes, latency:percentile(50),
-    latency:percentile(99), latency.max, bad, e.connect + e.read + e.write + e.timeout))
-end
 """
 
 
@@ -141,12 +133,6 @@ class Run:
 
 
 # ------------------------------------------------------------------ server
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 def request(port: int, method: str, path: str, body: dict | None = None, gz: bool = False):
     """One request with the standard library: (status, headers, raw body bytes)."""
     conn = http.client.HTTPConnection(HOST, port, timeout=10)
@@ -161,53 +147,6 @@ def request(port: int, method: str, path: str, body: dict | None = None, gz: boo
         return resp.status, dict(resp.getheaders()), resp.read()
     finally:
         conn.close()
-
-
-def start_server(port: int, log_path: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    log = log_path.open("wb")  # a file, not a pipe: the access log must never block
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "--host", HOST, "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"the server exited with {proc.returncode}; its log: {log_path}")
-        try:
-            if request(port, "GET", "/healthz")[0] == 200:
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    sys.exit(f"the server did not answer /healthz within 30 s; its log: {log_path}")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a running process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def busy_cpu_seconds() -> float:
-    """CPU time the whole machine has spent busy (all cores, all processes), from /proc."""
-    user, nice, system, _idle, _iowait, irq, softirq, steal = map(
-        int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
-    )
-    return (user + nice + system + irq + softirq + steal) / CLK_TCK
 
 
 def create_sessions(port: int, n: int) -> list[str]:
@@ -270,10 +209,9 @@ def wrk(
     wrk_cpu = (children_after.ru_utime - children_before.ru_utime) + (
         children_after.ru_stime - children_before.ru_stime
     )
-    lines = [line for line in out.stdout.splitlines() if line.startswith("BENCH ")]
-    if out.returncode != 0 or not lines:
+    if out.returncode != 0:
         sys.exit(f"wrk failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
-    r = json.loads(lines[-1][len("BENCH ") :])
+    r = wrk_result(out.stdout)
     duration = r["duration_us"] / 1e6 - start_delay / 1e3
     return Run(
         name=name,
@@ -363,10 +301,10 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench_api_") as tmp:
         script = Path(tmp) / "bench.lua"
-        script.write_text(WRK_LUA)
+        script.write_text(WRK_LUA + WRK_RESULT_LUA)
         port = free_port()
-        log_path = Path(tmp) / "server.log"
-        server = start_server(port, log_path)
+        log = (Path(tmp) / "server.log").open("wb")
+        server = start_server(port, log)
 
         def run(name: str, path: str, conns: int, seconds: int, ids=(), warm=True) -> Run:
             return wrk(port, server, script, name, path, conns, seconds, ids, warm)
@@ -401,6 +339,7 @@ def main() -> int:
                 print(f"warning: /healthz answered {status} after the load", file=sys.stderr)
         finally:
             stop_server(server)
+            log.close()
 
     runs = [lat_h, lat_s, *busy_h, *busy_st, room, cold]
     h_rps = sum(r.requests for r in busy_h) / sum(r.seconds for r in busy_h)

@@ -36,16 +36,23 @@ import json
 import os
 import resource
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
+from serving import (
+    HOST,
+    WRK_RESULT_LUA,
+    busy_cpu_seconds,
+    cpu_seconds,
+    free_port,
+    rss_mb,
+    start_server,
+    stop_server,
+    wrk_result,
+)
+
 LAYERS = [2, 8, 8, 1]
 STUDENTS = 100
 FOLLOWERS = 100
@@ -87,41 +94,10 @@ function delay()
   return math.random(math.floor(pause / 2), math.floor(pause * 3 / 2))
 end
 function request() return req end
-function response(status, headers, body)
-  if status < 200 or status > 299 then non2xx = non2xx + 1 end
-end
-function done(summary, latency, requests)
-  local bad = 0
-  for _, t in ipairs(threads) do bad = bad + t:get("non2xx") end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"max_us":%d,' ..
-    '"non2xx":%d,"socket_errors":%d}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    latency.max, bad, e.connect + e.read + e.write + e.timeout))
-end
 """
 
 
 # ---------------------------------------------------------------------- the server
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class Api:
     """A keep-alive JSON client for set-up requests (not for the measured load)."""
 
@@ -140,30 +116,6 @@ class Api:
         status, body = self.call("POST", "/api/sessions", {"layers": LAYERS})
         assert status == 201, body
         return body["id"]
-
-
-def start_server(port: int, log) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "BACKPROP_SESSION_TTL_SECONDS": str(TTL),
-        "BACKPROP_MAX_SESSIONS": str(MAX_SESSIONS),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "--host", HOST, "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((HOST, port), timeout=0.5):
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("the server did not start")
 
 
 # ------------------------------------------------------------------- followers
@@ -258,10 +210,7 @@ async def wrk(port: int, ids: list[str], seconds: int, pause_ms: int, script: st
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     out, _ = await proc.communicate()
-    line = next((x for x in out.decode().splitlines() if x.startswith("BENCH ")), None)
-    if line is None:
-        raise SystemExit("wrk failed:\n" + out.decode())
-    return json.loads(line[6:])
+    return wrk_result(out.decode())
 
 
 async def sample_rss(pid: int, peak: list[float], stop: asyncio.Event) -> None:
@@ -285,13 +234,6 @@ class Result:
     server_cpu: float = 0.0
     client_cpu: float = 0.0  # this script and wrk
     other_cpu: float = 0.0  # the rest of the machine: noise
-
-
-def busy_cpu_seconds() -> float:
-    """CPU time the whole machine has spent busy (all cores), from /proc/stat."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 async def classroom(port, pid, students, token, teacher_sid, seconds, pause_ms, script, peak, n):
@@ -360,9 +302,13 @@ def main() -> None:
     port = free_port()
     tmp = Path(tempfile.mkdtemp(prefix="bench-classroom-"))
     script = tmp / "students.lua"
-    script.write_text(WRK_LUA)
+    script.write_text(WRK_LUA + WRK_RESULT_LUA)
     with open(tmp / "server.log", "wb") as log:
-        server = start_server(port, log)
+        server = start_server(
+            port,
+            log,
+            {"BACKPROP_SESSION_TTL_SECONDS": str(TTL), "BACKPROP_MAX_SESSIONS": str(MAX_SESSIONS)},
+        )
     memory: list[tuple[str, float]] = []
     try:
         api = Api(port)
@@ -424,11 +370,7 @@ def main() -> None:
                     (f"{n} sessions opened and abandoned (cap {MAX_SESSIONS})", rss_mb(server.pid))
                 )
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
 
     print(
         f"\nBackprop Lab classroom benchmark: {STUDENTS} students ({LAYERS}, B = 1) stepping "
