@@ -20,6 +20,7 @@ after later steps, and an undo snapshot is a handful of references.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -189,6 +190,7 @@ class Network:
         self._epoch_cache: tuple[int, Array, Array] = (-1, np.empty(0, np.intp), y[:0])
         self._order_rng: tuple[np.random.Generator | None, tuple, int] = (None, (), 0)
         self._evaluation: tuple | None = None  # train + test data and buffers, for metrics()
+        self._evaluating = threading.Lock()  # who is using those buffers
         self._kernels: dict[int, Kernel] = {}  # per batch size
         self._eta: tuple[float | None, Array] = (None, np.array(0.0))
         if weights is None:
@@ -571,12 +573,19 @@ class Network:
             starts = np.array([0, n] if 0 < n < total else [0], dtype=np.intp)
             ev = self._evaluation = (xa0, targets, y_raw, starts, self._buffers(total), n, total)
         xa0, targets, y_raw, starts, buffers, n, total = ev
-        with np.errstate(all="ignore"):
-            s, _, out = self.propagate(xa0, into=buffers)
-            errors = np.add.reduceat(self._loss.error(s[-1], out, targets), starts).tolist()
-            if self.encoding != REAL:
-                correct = self._correct(out, y_raw)
-                right = np.add.reduceat(correct, starts, dtype=np.intp).tolist()
+        # The kept buffers serve one caller at a time; a second thread meanwhile (say,
+        # a report being written while a page asks for the state) gets fresh ones.
+        mine = self._evaluating.acquire(blocking=False)
+        try:
+            with np.errstate(all="ignore"):
+                s, _, out = self.propagate(xa0, into=buffers if mine else None)
+                errors = np.add.reduceat(self._loss.error(s[-1], out, targets), starts).tolist()
+                if self.encoding != REAL:
+                    correct = self._correct(out, y_raw)
+                    right = np.add.reduceat(correct, starts, dtype=np.intp).tolist()
+        finally:
+            if mine:
+                self._evaluating.release()
         sizes = [n, total - n] if len(starts) == 2 else [total]  # the training set is never empty
         errs = [e / k for e, k in zip(errors, sizes, strict=True)]
         if self.encoding == REAL:

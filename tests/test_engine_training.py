@@ -308,3 +308,24 @@ def test_metrics_equal_evaluate_on_each_set(name, kwargs, cfg):
         Network(cfg, make_dataset(name, n=50, test_ratio=0, **kwargs)).metrics()["test_error"]
         is None
     )
+
+
+def test_metrics_from_two_threads_at_once_are_both_right():
+    """metrics() keeps its buffers between calls; concurrent callers must not share them."""
+    import threading
+
+    net = Network(Config((2, 16, 16, 1)), make_dataset("circle", n=400))
+    want = net.metrics()
+    got, barrier = [], threading.Barrier(4)
+
+    def worker():
+        barrier.wait()
+        for _ in range(200):
+            got.append(net.metrics())
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(got) == 800 and all(m == want for m in got)
