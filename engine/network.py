@@ -145,6 +145,10 @@ def _readonly(a: Array) -> Array:
 class Network:
     """An MLP, its training data and its SGD state.
 
+    Steps reuse buffers kept per batch size (``core.Kernel``): step one network from one
+    thread at a time (the API holds a lock per session). What a step hands out is
+    never written again, so traces and weights may be read from any thread.
+
     >>> from engine import Config, Network, make_dataset
     >>> net = Network(Config(layers=(2, 4, 1)), make_dataset("xor", n=40))
     >>> trace = net.step()
