@@ -23,8 +23,8 @@ weights as they were without copying them. Each step is
 
     forward   [1, x(0), y] ← the batch's rows, s(l) = x(l−1) W(l), x(l) = θ(s(l)); e and δ(L)
     backward  δ(l−1) = θ'(s(l−1)) ⊙ δ(l) W(l)ᵀ (bias row left out), G(l) = x(l−1)ᵀ δ(l) / B,
-              Σ|δ(l)| and ΣG(l)² for every layer (one ``reduceat`` each, or one dot per
-              layer for G when the layers are large)
+              Σ|δ(l)| and ΣG(l)² for every layer (one ``reduceat`` for both; for large
+              layers, ΣG(l)² is one dot per layer instead)
     update    ΔW = −η G and W + ΔW for all layers at once; returns the sum of s, the
               sums and the new W: finite exactly when every number of the step is
               (non-finite δ or G reach the new W through its bias row)
@@ -220,7 +220,7 @@ class Frame:
 class Kernel:
     """One network's SGD step for one batch size, on its own preallocated buffers.
 
-    ``forward(idx)``, ``backward()`` and ``update(neg_eta)`` are the step's three
+    ``forward(rows)``, ``backward()`` and ``update(neg_eta)`` are the step's three
     phases (see the module docstring); ``accept()`` makes W + ΔW the current weights.
     ``weights`` is the tuple of weights whose values the kernel currently reads (the
     network compares it with its own by identity and ``load``s when they differ).
