@@ -250,8 +250,11 @@ class Kernel:
         return self.views[WEIGHT_KINDS[self.parity]]
 
     def load(self, weights: tuple[Array, ...]) -> None:
+        """Read ``weights`` from now on (the phases are bound afresh: a fast-forward
+        interrupted by an exception may have left them on the other buffer)."""
         for dst, src in zip(self.w_read(), weights, strict=True):
             dst[...] = src
+        self.forward, self.backward, self.update = self._passes[self.parity]
         self.weights = weights
 
     def _copy_weights(self, parity: int) -> tuple[Array, ...]:

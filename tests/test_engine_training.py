@@ -329,3 +329,28 @@ def test_metrics_from_two_threads_at_once_are_both_right():
     for th in threads:
         th.join()
     assert len(got) == 800 and all(m == want for m in got)
+
+
+def test_a_fast_forward_interrupted_midway_leaves_the_network_as_it_was():
+    """An exception inside run() (say, Ctrl-C in a notebook) must not corrupt later steps."""
+    cfg, ds = Config((2, 5, 1), batch_size=4, seed=3), make_dataset("xor", n=30)
+    net, twin = Network(cfg, ds), Network(cfg, ds)
+    net.run(3), twin.run(3)
+    real_epoch = net._epoch
+
+    def interrupt(epoch):
+        if epoch > 0:
+            raise KeyboardInterrupt
+        return real_epoch(epoch)
+
+    net._epoch = interrupt
+    with pytest.raises(KeyboardInterrupt):
+        net.run(50)  # stops at the first epoch boundary, some steps in
+    net._epoch = real_epoch
+    assert net.state[1:] == twin.state[1:]  # step, epoch, position: as before the call
+    for wa, wb in zip(net.weights, twin.weights, strict=True):
+        np.testing.assert_array_equal(wa, wb)
+    a, b = net.step(), twin.step()
+    np.testing.assert_array_equal(a.indices, b.indices)
+    for wa, wb in zip(a.weights, b.weights, strict=True):
+        np.testing.assert_array_equal(wa, wb)
