@@ -2,7 +2,8 @@
 // plane (GET …/grid) as a heatmap with the training points and the decision boundary;
 // for 1-D regression the fitted curve (POST …/predict over a linspace) with the points.
 // Refreshed at most once a second and never mid-beat; clicking a training point picks
-// it for the next step, as in the data view.
+// it for the next step, as in the data view, and the same rings mark the examples of
+// the step on show (black) and the one picked for the next step (purple).
 
 import { api } from "./api.js";
 import { classColor, diverging, unitScale, valueColor } from "./colors.js";
@@ -32,6 +33,15 @@ export class BoundaryChart extends LiveChart {
     this.lastFetch = 0;
     this.step = null;
     this.bound = false;
+    this.current = []; // example indices of the step on show
+    this.pinned = null; // the example picked for the next step
+  }
+
+  /** Ring the examples of the step on show; ring the one picked for the next step. */
+  mark(indices, pinned) {
+    this.current = indices || [];
+    this.pinned = pinned;
+    this.schedule();
   }
 
   setSession(sessionId, data, info) {
@@ -112,6 +122,22 @@ export class BoundaryChart extends LiveChart {
     };
   }
 
+  /** Open rings around training points (on top of them, not clickable). */
+  rings(indices, color, size, name) {
+    const d = this.data;
+    const dim = d.x_train[0]?.length ?? 2;
+    const shown = indices.filter((n) => n >= 0 && n < d.x_train.length).slice(0, 64);
+    return {
+      type: "scatter",
+      mode: "markers",
+      x: shown.map((n) => d.x_train[n][0]),
+      y: shown.map((n) => (dim >= 2 ? d.x_train[n][1] : d.y_train[n])),
+      marker: { symbol: "circle-open", size, color, line: { width: this.present ? 3.5 : 2.5 } },
+      hoverinfo: "skip",
+      name,
+    };
+  }
+
   draw() {
     if (!this.data) return;
     const traces = [];
@@ -139,6 +165,9 @@ export class BoundaryChart extends LiveChart {
       traces.push({ type: "scatter", mode: "lines", x: view.xs, y: view.ys, line: { color: "#111", width: this.present ? 4 : 3 }, name: "network's fit", hoverinfo: "skip" });
     }
     traces.push(this.points());
+    const ring = this.present ? 22 : 17;
+    traces.push(this.rings(this.current, "#111", ring, "this step's examples"));
+    traces.push(this.rings(this.pinned === null ? [] : [this.pinned], "#7c3aed", ring + 7, "next step's example"));
     const dim = this.data.x_train[0]?.length ?? 2;
     const layout = this.baseLayout({
       margin: { l: this.present ? 56 : 44, r: 8, t: 8, b: this.present ? 48 : 38 },

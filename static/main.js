@@ -198,7 +198,7 @@ async function startSession(setup) {
   network.setWeights(created.state.weights);
   network.select(page.selection, false);
   dataView.setData(page.dataset);
-  dataView.mark([], null);
+  markExamples([], null);
   chart.reset(c.layers.length - 1);
   stepChart.setActivation(c.activation);
   stepChart.clear();
@@ -353,7 +353,7 @@ async function step(budget = Infinity) {
   page.frame = frameOf(trace, page.frame?.example ?? 0);
   remember(trace);
   chartStep(trace);
-  dataView.mark(trace.indices, page.pinned);
+  markExamples(trace.indices, page.pinned);
   refresh();
   const ms = beatMs(budget);
   const frame = page.frame;
@@ -406,7 +406,7 @@ async function forwardBeat() {
     error: answer.error,
     layers: answer.layers.map((l) => ({ s: l.s, x: l.x })),
   };
-  dataView.mark(answer.indices, page.pinned);
+  markExamples(answer.indices, page.pinned);
   refresh();
   const ms = beatMs();
   await playBeat("forward", network.forwardEvents(page.frame, ms), ms);
@@ -480,7 +480,7 @@ async function undo() {
     network.frame = page.frame;
     network.paintAll("update");
     setBeat("update");
-    dataView.mark(last.trace.indices, page.pinned);
+    markExamples(last.trace.indices, page.pinned);
     stepChart.show(last.trace);
   } else {
     clearFrame();
@@ -512,7 +512,7 @@ function clearFrame() {
   page.weightsBefore = null;
   network.clearValues();
   setBeat("idle");
-  dataView.mark([], page.pinned);
+  markExamples([], page.pinned);
 }
 
 // ----------------------------------------------------------- play and fast-forward
@@ -682,7 +682,7 @@ function pick(index) {
   page.pinned = page.pinned === index ? null : index;
   if (index !== null && page.session?.state.batch_size > 1 && page.pinned !== null)
     say(`The next step uses example #${index} alone (a batch of 1).`, "info");
-  dataView.mark(dataView.current, page.pinned);
+  markExamples(dataView.current, page.pinned);
   $("#data-hint").textContent =
     page.pinned === null ? "click a point: the next step uses it" : `next step uses example #${index} (click it again to cancel)`;
 }
@@ -790,6 +790,13 @@ async function start() {
   // Follow mode: the teacher shares a read-only link (and QR code) to this run.
   mountShareButton($(".topbar"), () => page.session?.id);
   document.body.dataset.ready = "true";
+}
+
+/** Ring the examples of the step on show, and the one picked for the next step, in the
+ * data view and on the boundary chart alike. */
+function markExamples(indices, pinned) {
+  dataView.mark(indices, pinned);
+  boundary.mark(indices, pinned);
 }
 
 // Tests and the benchmark read the page's state through this (read-only by convention).

@@ -168,10 +168,22 @@ def test_boundary_shows_the_grid_and_a_click_picks_a_point(page):
         index,
     )
     assert page.evaluate("backpropLab.page.pinned") == index
+    ring = """(name) => {
+        const t = document.querySelector('#chart-boundary').data.find((d) => d.name === name);
+        return t && t.x.length ? [t.x[0], t.y[0]] : null;
+    }"""
+    # the picked point is ringed on the chart too (purple), as in the data view
+    page.wait_for_function(f'() => ({ring})("next step\'s example") !== null')
+    assert page.evaluate(ring, "next step's example") == data["x_train"][index]
     with page.expect_response("**/step") as answer:
         page.click("#btn-step")
     assert answer.value.json()["indices"] == [index]
     assert data["x_train"][index] == answer.value.json()["input"][0]
+    # then the step's own example is ringed (black)
+    page.wait_for_function(
+        f'(p) => JSON.stringify(({ring})("this step\'s examples")) === JSON.stringify(p)',
+        arg=data["x_train"][index],
+    )
     page.locator("#card-boundary").screenshot(path=ARTIFACTS / "view-boundary.png")
     page.locator("#card-hidden").screenshot(path=ARTIFACTS / "view-hidden.png")
 
