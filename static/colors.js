@@ -82,6 +82,19 @@ export function layerColor(l, depth) {
   return rgb(lerpStops(ORDERED, t));
 }
 
+/** The values at the two ends of the unit colour scale for θ (see unitScale). */
+export function scaleEnds(activation) {
+  if (activation === "tanh") return ["−1", "+1"];
+  if (activation === "sigmoid" || activation === "softmax") return ["0", "1"];
+  return ["−2", "+2"]; // squashed by tanh: beyond ±2 the colour hardly changes
+}
+
+/** Fill a colour legend: the gradient swatch and the x values at its two ends. */
+export function paintScaleLegend(swatch, lo, hi, activation) {
+  swatch.style.background = divergingGradient();
+  [lo.textContent, hi.textContent] = scaleEnds(activation);
+}
+
 /** CSS gradient of the diverging scale, for legends. */
 export function divergingGradient() {
   const stops = DIVERGING.map(([t, c]) => `${rgb(c)} ${((t + 1) / 2) * 100}%`);

@@ -7,7 +7,7 @@
 
 import { ApiError, request } from "./api.js";
 import { GradientChart } from "./charts.js";
-import { divergingGradient } from "./colors.js";
+import { paintScaleLegend } from "./colors.js";
 import { DataView } from "./dataview.js";
 import { askOnDrawing, ExercisePanel, questionFor } from "./exercise.js";
 import { num, percent } from "./format.js";
@@ -407,10 +407,7 @@ function refresh() {
 }
 
 function legend() {
-  $("#legend-scale").style.background = divergingGradient();
-  const centred = ["sigmoid", "softmax"].includes(view.info?.activation);
-  $("#legend-lo").textContent = centred ? "0" : "−1";
-  $("#legend-hi").textContent = centred ? "1" : "+1";
+  paintScaleLegend($("#legend-scale"), $("#legend-lo"), $("#legend-hi"), view.info?.activation);
 }
 
 const LINK_TEXT = {

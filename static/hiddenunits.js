@@ -2,14 +2,16 @@
 // (from the same GET …/grid as the decision boundary), one small picture per unit,
 // layer by layer. Drawn on canvases: dozens of tiny heatmaps would be heavy in plotly.
 
-import { diverging, unitScale } from "./colors.js";
+import { diverging, paintScaleLegend, unitScale } from "./colors.js";
 
 const CAP = 16; // units shown per layer
 
 export class HiddenUnits {
-  constructor(root, note) {
+  /** `legend`: {swatch, lo, hi} elements of the card's colour legend. */
+  constructor(root, note, legend) {
     this.root = root;
     this.note = note;
+    this.legend = legend;
     this.activation = "tanh";
   }
 
@@ -17,6 +19,9 @@ export class HiddenUnits {
     this.activation = activation;
     this.root.replaceChildren();
     this.note.textContent = dim >= 2 ? "" : "Needs 2-D input: for 1-D data see the fitted curve.";
+    const { swatch, lo, hi } = this.legend;
+    swatch.parentElement.hidden = dim < 2;
+    paintScaleLegend(swatch, lo, hi, activation);
   }
 
   show(grid) {

@@ -6,7 +6,7 @@
 import { api, ApiError } from "./api.js";
 import { BoundaryChart } from "./boundary.js";
 import { GradientChart } from "./charts.js";
-import { divergingGradient } from "./colors.js";
+import { paintScaleLegend } from "./colors.js";
 import { $, Controls } from "./controls.js";
 import { DataView } from "./dataview.js";
 import { ErrorChart } from "./errorchart.js";
@@ -70,7 +70,11 @@ const dataView = new DataView($("#data-view"), { onPick: (i) => pick(i) });
 const chart = new GradientChart($("#chart-grad"));
 const stepChart = new StepChart($("#chart-step"), $("#step-note"));
 const errorChart = new ErrorChart($("#chart-error"));
-const hiddenUnits = new HiddenUnits($("#hidden-units"), $("#hidden-note"));
+const hiddenUnits = new HiddenUnits($("#hidden-units"), $("#hidden-note"), {
+  swatch: $("#hidden-scale"),
+  lo: $("#hidden-lo"),
+  hi: $("#hidden-hi"),
+});
 const boundary = new BoundaryChart($("#chart-boundary"), { onPick: (i) => pick(i), onGrid: (g) => hiddenUnits.show(g) });
 const liveCharts = [chart, stepChart, errorChart, boundary];
 const gradcheck = new GradcheckPanel($("#card-tools"), {
@@ -734,10 +738,7 @@ function applyPresent() {
 }
 
 function legend() {
-  $("#legend-scale").style.background = divergingGradient();
-  const centred = ["sigmoid", "softmax"].includes(page.info?.activation);
-  $("#legend-lo").textContent = centred ? "0" : "−1";
-  $("#legend-hi").textContent = centred ? "1" : "+1";
+  paintScaleLegend($("#legend-scale"), $("#legend-lo"), $("#legend-hi"), page.info?.activation);
 }
 
 /** The stage fills the window under the header and toolbar (their height varies). */

@@ -156,6 +156,8 @@ def test_boundary_shows_the_grid_and_a_click_picks_a_point(page):
     # hidden units: one picture per hidden unit of the same grid
     page.wait_for_selector("#hidden-units canvas")
     assert page.locator("#hidden-units canvas").count() == len(grid["layers"][0]["x"])
+    # their colour legend: tanh's x runs from −1 to +1
+    assert page.text_content("#hidden-lo") == "−1" and page.text_content("#hidden-hi") == "+1"
     # a click on a training point pins it for the next step
     data = page.evaluate("() => backpropLab.page.dataset")
     index = 7
