@@ -243,7 +243,7 @@ class Kernel:
         self.parity = 0
         self.weights: tuple[Array, ...] | None = None
         self.holder: object | None = None  # the Forward/Backward whose numbers ``work`` holds
-        self.forward, self.backward, self.update = self._passes[0]
+        self.bind()
 
     # ------------------------------------------------------------------ weights
     def w_read(self) -> tuple[Array, ...]:
@@ -254,7 +254,7 @@ class Kernel:
         interrupted by an exception may have left them on the other buffer)."""
         for dst, src in zip(self.w_read(), weights, strict=True):
             dst[...] = src
-        self.forward, self.backward, self.update = self._passes[self.parity]
+        self.bind()
         self.weights = weights
 
     def _copy_weights(self, parity: int) -> tuple[Array, ...]:
@@ -268,6 +268,11 @@ class Kernel:
     def flip(self) -> None:
         """W + ΔW of the last update becomes the weights the next step reads."""
         self.parity ^= 1
+        self.bind()
+
+    def bind(self) -> None:
+        """Point ``forward``, ``backward``, ``update`` at the phases reading ``parity``'s W
+        (a fast-forward flips ``parity`` itself and binds once at the end)."""
         self.forward, self.backward, self.update = self._passes[self.parity]
 
     def accept(self) -> tuple[Array, ...]:

@@ -481,8 +481,7 @@ class Network:
                 k.parity ^= 1
                 forward, backward, update = passes[k.parity]
                 epoch, pos, done = epoch_next, pos_next, i + 1
-        k.flip()
-        k.flip()  # rebinds the phases to the parity the loop left
+        k.bind()  # the phases of the parity the loop left
         if done:
             self.state = State(k.current_weights(), self.state.step + done, epoch, pos)
         k.weights = self.state.weights
