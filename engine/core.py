@@ -277,8 +277,9 @@ class Kernel:
 
     def accept(self) -> tuple[Array, ...]:
         """Take the last update: returns W + ΔW as read-only arrays of their own."""
-        self.weights = weights = self._copy_weights(self.parity ^ 1)
-        self.flip()
+        self.parity = parity = self.parity ^ 1
+        self.weights = weights = self._copy_weights(parity)
+        self.forward, self.backward, self.update = self._passes[parity]  # bind(), inlined
         return weights
 
     # ------------------------------------------------------------------- traces

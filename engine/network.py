@@ -189,6 +189,7 @@ class Network:
         y = encode_labels(dataset.y_train, self.encoding)
         self._rows_train = _readonly(np.column_stack([augment(dataset.x_train), y]))
         self._xa_train = self._rows_train[:, :-1]  # augmented x(0)
+        self.n_train: int = self._rows_train.shape[0]  # training examples
         self._y_train = self._rows_train[:, -1]
         # One epoch at a time: its order, and the rows in that order.
         self._epoch_cache: tuple[int, Array, Array] = (-1, np.empty(0, np.intp), y[:0])
@@ -205,10 +206,6 @@ class Network:
     @property
     def weights(self) -> tuple[Array, ...]:
         return self.state.weights
-
-    @property
-    def n_train(self) -> int:
-        return self._xa_train.shape[0]
 
     def initial_weights(self, seed: int | None = None) -> tuple[Array, ...]:
         seed = self.config.seed if seed is None else seed
@@ -404,7 +401,8 @@ class Network:
         """One SGD iteration: forward, backward, update."""
         st, B = self.state, self.config.batch_size
         if indices is None and st.position + B <= self.n_train:  # _batch's common case
-            _, order, rows = self._epoch(st.epoch)
+            cached = self._epoch_cache
+            _, order, rows = cached if cached[0] == st.epoch else self._epoch(st.epoch)
             pos = st.position
             idx, rows, epoch, pos = order[pos : pos + B], rows[pos : pos + B], st.epoch, pos + B
         else:
@@ -425,7 +423,8 @@ class Network:
         Called with NumPy's floating-point warnings off (``np.errstate``).
         """
         eta = self.config.learning_rate
-        total = err + k.update(self._neg_eta())
+        neg_eta = self._eta[1] if self._eta[0] == eta else self._neg_eta()
+        total = err + k.update(neg_eta)
         if not math.isfinite(total):
             msg = _refusal(err, k.sums, eta)
             frame = k.capture()
