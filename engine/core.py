@@ -92,11 +92,6 @@ class Layout:
                 at += n
             self.spans[kind] = (start, at)
         self.trace = (self.spans["rows"][0], self.spans["sums"][1])
-        base = self.trace[0]
-        self._trace_slots = [
-            (kind, [(a - base, b - base, shape) for a, b, shape in self.slots[kind]])
-            for kind in TRACE_KINDS
-        ]
         # For the saturation of hidden layers from the span of their augmented x.
         xa0 = self.spans["xa"][0]
         self.xa_starts = np.array([a - xa0 for a, _, _ in self.slots["xa"]], dtype=np.intp)
@@ -111,19 +106,17 @@ class Layout:
 
     def carve_trace(self, buf: Array) -> dict[str, tuple[Array, ...]]:
         """Per-layer views of every trace kind in ``buf``, a copy of the trace span."""
-        return {
-            kind: tuple([buf[a:b].reshape(shape) for a, b, shape in slots])
-            for kind, slots in self._trace_slots
-        }
+        return {kind: self.carve(buf, kind, self.trace[0]) for kind in TRACE_KINDS}
 
     def augmented_x(self, buf: Array, base: int = 0) -> tuple[Array, ...]:
         """x(0 … L−1), each with the bias unit x_0 = 1 in column 0."""
         rows = self.carve(buf, "rows", base)[0]
         return (rows[:, : self.layers[0] + 1],) + self.carve(buf, "xa", base)
 
-    def span(self, buf: Array, kind: str) -> Array:
+    def span(self, buf: Array, kind: str, base: int = 0) -> Array:
+        """The flat span of ``kind`` in ``buf``, whose element 0 is offset ``base``."""
         a, b = self.spans[kind]
-        return buf[a:b]
+        return buf[a - base : b - base]
 
 
 class Frame:
@@ -155,9 +148,7 @@ class Frame:
 
     def _span(self, kind: str) -> Array:
         """The flat span of ``kind`` (without making per-layer views)."""
-        a, b = self.layout.spans[kind]
-        base = self.layout.trace[0]
-        return self.buf[a - base : b - base]
+        return self.layout.span(self.buf, kind, self.layout.trace[0])
 
     def sums(self) -> Array:
         """Σ|δ(l)| for l = 1 … L, then ΣG(l)²."""
@@ -167,12 +158,10 @@ class Frame:
         """ΔW(l) = −η G(l), the same product the kernel formed (so the same bits)."""
         got = self._derived.get("update")
         if got is None:
-            lay = self.layout
-            a, b = lay.spans["grad"]
-            base = lay.trace[0]
-            flat = np.multiply(self.buf[a - base : b - base], -learning_rate)
+            flat = np.multiply(self._span("grad"), -learning_rate)
             flat.flags.writeable = False
-            got = self._derived["update"] = lay.carve(flat, "grad", a)
+            lay = self.layout
+            got = self._derived["update"] = lay.carve(flat, "grad", lay.spans["grad"][0])
         return got
 
     def grad_norm(self) -> tuple[float, ...]:
@@ -206,8 +195,7 @@ class Frame:
             if lay.depth == 1:
                 got = (last,)
             else:
-                a, b = (i - lay.trace[0] for i in lay.spans["xa"])
-                flagged = lay.hidden.saturated(self.buf[a:b])
+                flagged = lay.hidden.saturated(self._span("xa"))
                 counts = np.add.reduceat(flagged, lay.xa_starts, dtype=np.intp).tolist()
                 bias = lay.bias_saturated  # the bias units x_0 = 1, one per example
                 sizes = lay.hidden_counts
@@ -277,9 +265,8 @@ class Kernel:
 
     def accept(self) -> tuple[Array, ...]:
         """Take the last update: returns W + ΔW as read-only arrays of their own."""
-        self.parity = parity = self.parity ^ 1
-        self.weights = weights = self._copy_weights(parity)
-        self.forward, self.backward, self.update = self._passes[parity]  # bind(), inlined
+        self.weights = weights = self._copy_weights(self.parity ^ 1)
+        self.flip()
         return weights
 
     # ------------------------------------------------------------------- traces

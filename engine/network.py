@@ -399,18 +399,8 @@ class Network:
 
     def step(self, indices=None) -> StepTrace:
         """One SGD iteration: forward, backward, update."""
-        st, B = self.state, self.config.batch_size
-        if indices is None and st.position + B <= self.n_train:  # _batch's common case
-            cached = self._epoch_cache
-            _, order, rows = cached if cached[0] == st.epoch else self._epoch(st.epoch)
-            pos = st.position
-            idx, rows, epoch, pos = order[pos : pos + B], rows[pos : pos + B], st.epoch, pos + B
-        else:
-            idx, rows, epoch, pos = self._batch(indices)
-            B = len(idx)
-        k = self._kernels.get(B)
-        if k is None or k.weights is not st.weights:
-            k = self.kernel(B)
+        idx, rows, epoch, pos = self._batch(indices)
+        k = self.kernel(len(idx))
         k.holder = None
         with np.errstate(all="ignore"):
             err = k.forward(rows)
@@ -423,8 +413,7 @@ class Network:
         Called with NumPy's floating-point warnings off (``np.errstate``).
         """
         eta = self.config.learning_rate
-        neg_eta = self._eta[1] if self._eta[0] == eta else self._neg_eta()
-        total = err + k.update(neg_eta)
+        total = err + k.update(self._neg_eta())
         if not math.isfinite(total):
             msg = _refusal(err, k.sums, eta)
             frame = k.capture()

@@ -154,10 +154,7 @@ class StepTrace(_Record):
 
     @classmethod
     def of_step(cls, step, indices, error, learning_rate, weights, frame: Frame) -> StepTrace:
-        record = object.__new__(cls)  # _of() inlined: this runs once per step
-        values = (step, indices, None, None, error, learning_rate, False, "", weights, frame)
-        object.__setattr__(record, "_v", values)
-        return record
+        return cls._of(step, indices, None, None, error, learning_rate, False, "", weights, frame)
 
     frame = _field(9, "The numbers (private); None for a refused step.")
 
