@@ -68,13 +68,6 @@ START_DELAY_MS = 1000  # whole seconds, as wrk -d takes; see delay() below
 # One script for every run. Arguments after wrk's "--": the start delay in ms, method, path
 # (with "{id}" where the session id goes), then session ids, one per thread (= connection).
 WRK_LUA = r"""
-local threads = {}
-
-function setup(thread)
-  table.insert(threads, thread)
-  thread:set("tid", #threads)
-end
-
 function init(args)
   start_delay = tonumber(args[1])
   local method, path = args[2], args[3]

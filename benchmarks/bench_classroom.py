@@ -67,11 +67,6 @@ TARGET_DELIVERY_S = 1.0
 WRK_LUA = r"""
 -- args: pause between a connection's requests (ms, 0: none), then one session id per
 -- connection. Each wrk thread holds one connection (run with -t N -c N).
-local threads = {}
-function setup(thread)
-  table.insert(threads, thread)
-  thread:set("tid", #threads)
-end
 function init(args)
   math.randomseed(tid * 7919)
   pause = tonumber(args[1])

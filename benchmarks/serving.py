@@ -18,9 +18,16 @@ ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-# Appended to each benchmark's wrk script, which sets `threads` (in setup()) and
-# `non2xx` (per thread, in init()). done() prints one line: "BENCH {json}".
+# Appended to each benchmark's wrk script, whose init() sets `non2xx = 0` (and may read
+# `tid`, this thread's number from 1). done() prints one line: "BENCH {json}".
 WRK_RESULT_LUA = r"""
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("tid", #threads)
+end
+
 function response(status, headers, body)
   if status < 200 or status > 299 then non2xx = non2xx + 1 end
 end
