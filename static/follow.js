@@ -14,7 +14,7 @@ import { num, percent } from "./format.js";
 import { FormulaPanel } from "./formula.js";
 import { NetworkView } from "./network.js";
 import { Timeline } from "./timeline.js";
-import { frameOf, weightsBeforeOf } from "./trace.js";
+import { frameOf, shiftExample, weightsBeforeOf } from "./trace.js";
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -382,10 +382,9 @@ function renderFormula() {
 }
 
 function showExample(delta) {
-  const frame = view.frame;
-  if (!frame || frame.input.length <= 1 || exercise.asking) return;
-  const batch = frame.input.length;
-  view.frame = { ...frame, example: (frame.example + delta + batch) % batch };
+  const frame = shiftExample(view.frame, delta);
+  if (!frame || exercise.asking) return;
+  view.frame = frame;
   network.frame = view.frame;
   network.paintAll(view.phase);
   renderFormula();

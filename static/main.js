@@ -20,7 +20,7 @@ import { configOf, needsNewSession, readSetup, setupFromConfig, writeSetup } fro
 import { mountShareButton } from "./share.js";
 import { StepChart } from "./stepchart.js";
 import { Timeline } from "./timeline.js";
-import { frameOf, weightsBeforeOf } from "./trace.js";
+import { frameOf, shiftExample, weightsBeforeOf } from "./trace.js";
 
 const BEAT_MS = 450; // time per layer of a beat at 1× (the time of one layer lighting up)
 const BEAT_MAX_MS = 2400; // … but a beat of a deep network takes at most this long at 1×
@@ -692,10 +692,9 @@ function pick(index) {
 }
 
 function showExample(delta) {
-  const frame = page.frame;
-  if (!frame || frame.input.length <= 1 || page.asking) return; // the question is about this example
-  const batch = frame.input.length;
-  page.frame = { ...frame, example: (frame.example + delta + batch) % batch };
+  const frame = shiftExample(page.frame, delta);
+  if (!frame || page.asking) return; // the question is about this example
+  page.frame = frame;
   network.frame = page.frame;
   network.paintAll(page.phase);
   renderFormula();

@@ -14,6 +14,14 @@ export function frameOf(trace, example = 0) {
   };
 }
 
+/** The same frame showing another row of its batch (`delta` rows on, wrapping round);
+ * null when the batch has one example. */
+export function shiftExample(frame, delta) {
+  const batch = frame?.input.length ?? 0;
+  if (batch <= 1) return null;
+  return { ...frame, example: (frame.example + delta + batch) % batch };
+}
+
 /** The weights a trace started from: the page's own copy if it fits, else W after − ΔW. */
 export function weightsBeforeOf(trace, known) {
   const fits =

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from tests.conftest import ARTIFACTS
-from tests.test_page_support import wait_ready, wait_step_done
+from tests.test_page_support import assert_shows, wait_ready, wait_step_done
 
 pytestmark = pytest.mark.browser
 
@@ -234,3 +234,27 @@ def test_hidden_units_are_capped_with_a_note(page):
     page.wait_for_selector("#hidden-units canvas")
     page.wait_for_function("() => document.querySelectorAll('#hidden-units canvas').length === 19")
     assert "first 16 of 20" in page.text_content("#hidden-note")
+
+
+def test_the_batch_picker_walks_through_the_examples_of_a_step(page):
+    """B = 3: ◀ ▶ show each example's own x(0), wrapping round; the step stays the same."""
+    wait_ready(page, STILL + "&batch=3")
+    trace = step_once(page)
+    assert page.is_visible("#batch-picker")
+
+    def shows(n: int) -> None:
+        page.wait_for_function(
+            "(n) => document.querySelector('#example-label').textContent.startsWith("
+            "`example ${n} of 3`)",
+            arg=n,
+        )
+        for j, x in enumerate(trace["input"][n - 1], start=1):
+            assert_shows(page.text_content(f"#unit-0-{j} .val"), x, f"x_{j}(0), example {n}")
+
+    shows(1)
+    page.click("#example-next")
+    shows(2)
+    page.click("#example-prev")
+    page.click("#example-prev")  # from the first back round to the last
+    shows(3)
+    assert page.evaluate("backpropLab.page.frame.step") == trace["step"] == 1
