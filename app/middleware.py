@@ -6,8 +6,8 @@ responses pass through untouched.
 """
 
 import json
-import zlib
 
+from isal import isal_zlib
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Scripts only from this server, and no inline scripts: the page is plain ES modules.
@@ -29,6 +29,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+
+GZIP_WBITS = 16 + 15  # a gzip header and trailer around a 32 KB-window deflate stream
 
 # Responses smaller than this are sent uncompressed (gzip would barely shrink them).
 GZIP_MIN_BYTES = 1024
@@ -127,11 +129,11 @@ class BodySizeLimitMiddleware:
 
 
 def gzip_digits(body: bytes) -> bytes:
-    """gzip for JSON that is mostly full-precision floats: Huffman coding alone.
+    """gzip for JSON that is mostly full-precision floats (step traces), by ISA-L.
 
-    The digits of such numbers hardly repeat, so the string matching of gzip level 1
-    buys little: a 2-8-8-1 step trace is 8.4 KB raw, 4.4 KB with Huffman coding alone
-    and 3.7 KB with level 1, which takes about twice as long (~50 µs more per step).
+    Measured on 600 step traces of 2-8-8-1 and 2-16-16-1 (8-11 KB raw): the standard
+    library's zlib takes ~110 µs for Huffman coding alone (4.5 KB) and ~160 µs at level
+    1 (3.7 KB); ISA-L's level 1 takes ~55 µs for 3.4 KB. A step's gzip was a fifth of
+    the server's work per step.
     """
-    c = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS, 8, zlib.Z_HUFFMAN_ONLY)
-    return c.compress(body) + c.flush()
+    return isal_zlib.compress(body, 1, GZIP_WBITS)

@@ -184,6 +184,44 @@ class StepTrace(_Record):
         frame = self.frame
         return () if frame is None else frame.update(self.learning_rate)
 
+    def lists(self) -> dict[str, list]:
+        """The step's numbers as nested Python lists, for writing JSON.
+
+        ``input`` (B × d(0)) and ``target`` (B), and per layer l = 1 … L, lists over l
+        of ``s``, ``x``, ``delta`` (B × d(l)), ``grad``, ``update`` and ``weights``
+        ((d(l-1) + 1) × d(l)): the same floats as the arrays, made by one ``tolist()`` of
+        the trace's flat buffer (and of ΔW's, W's) and list slicing — about four times
+        faster than a ``tolist()`` per array, which also makes every per-layer view.
+        A refused step has the batch's input and target and empty per-layer lists.
+        """
+        frame = self.frame
+        if frame is None:
+            empty: list = []
+            return dict.fromkeys(("s", "x", "delta", "grad", "update", "weights"), empty) | {
+                "input": self.input.tolist(),
+                "target": self.target.tolist(),
+            }
+        lay, buf = frame.layout, frame.buf
+        base, (g0, g1) = lay.trace[0], lay.spans["grad"]
+        update = np.multiply(buf[g0 - base : g1 - base], -self.learning_rate)  # as update()
+        slices = lay.row_slices
+
+        def rows(kind: str, numbers: list) -> list[list]:
+            get = numbers.__getitem__
+            return [list(map(get, layer)) for layer in slices[kind]]
+
+        flat = buf.tolist()
+        return {
+            "input": rows("input", flat)[0],
+            "target": flat[slices["target"][0][0]],
+            "s": rows("s", flat),
+            "x": rows("x", flat),
+            "delta": rows("delta", flat),
+            "grad": rows("grad", flat),
+            "update": rows("update", update.tolist()),
+            "weights": [w.tolist() for w in self.weights],
+        }
+
     def layer(self, l: int) -> LayerTrace:
         """Every number of layer l (1 … L)."""
         i = l - 1

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from app.errors import ApiError
 from app.report import history_csv, html_report, trace_csv
-from app.routes.sessions import ERRORS, SessionDep, trace_response
+from app.routes.sessions import ERRORS, SessionDep, accepts_gzip, trace_response
 from app.schemas import StepOut
 
 router = APIRouter(prefix="/api/sessions", tags=["exports"], responses=ERRORS)
@@ -27,7 +27,7 @@ def _trace(session):
 async def trace_json(request: Request, session: SessionDep) -> Response:
     """The latest step's trace, exactly as ``POST .../step`` returned it."""
     async with session.lock:
-        return trace_response(request, session, _trace(session))
+        return trace_response(session, _trace(session), accepts_gzip(request))
 
 
 @router.get("/{session_id}/trace.csv", response_class=Response, responses=CSV)

@@ -94,17 +94,28 @@ def _state(session: Session) -> State:
     return State.from_network(session.net, session.phase, len(session.undo))
 
 
-def trace_response(request: Request, session: Session, trace: StepTrace) -> Response:
+def accepts_gzip(request: Request) -> bool:
+    return "gzip" in request.headers.get("accept-encoding", "")
+
+
+def trace_response(session: Session, trace: StepTrace, gzip_ok: bool) -> Response:
     """A step's trace (``StepOut``) and where the run stands after it.
 
     Compressed here, not by GZipMiddleware (which passes an encoded body through): see
     ``gzip_digits``. A refused step's trace is small and is sent as it is.
     """
     body = step_json(trace, progress_dict(session.net, session.phase, len(session.undo)))
-    if len(body) >= GZIP_MIN_BYTES and "gzip" in request.headers.get("accept-encoding", ""):
+    if gzip_ok and len(body) >= GZIP_MIN_BYTES:
         headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
         return Response(gzip_digits(body), media_type="application/json", headers=headers)
     return Response(body, media_type="application/json")
+
+
+def step_response(session: Session, indices: list[int] | None, gzip_ok: bool) -> Response:
+    """``POST .../step``: the route below, and app/hotpath.py for a step without a body.
+
+    Call it holding ``session.lock``."""
+    return trace_response(session, session.step(indices), gzip_ok)
 
 
 def _session_out(session: Session, status_code: int = 200) -> Response:
@@ -176,7 +187,7 @@ async def step(request: Request, session_id: SessionIdPath) -> Response:
     session = request.app.state.store.get(session_id)
     indices = await _indices_of(request)
     async with session.lock:
-        return trace_response(request, session, session.step(indices))
+        return step_response(session, indices, accepts_gzip(request))
 
 
 # ------------------------------------------------------------------ lifecycle
@@ -259,7 +270,7 @@ async def backward(session: SessionDep) -> Response:
 async def update(request: Request, session: SessionDep) -> Response:
     """Line 3: W(l) ← W(l) − η G(l). Returns the whole step's trace."""
     async with session.lock:
-        return trace_response(request, session, session.update())
+        return trace_response(session, session.update(), accepts_gzip(request))
 
 
 # /step reads its optional body itself (see ``_indices_of``) and declares it here, as
