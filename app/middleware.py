@@ -42,6 +42,8 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-frame-options", b"DENY"),
 ]
 
+_SECURITY = frozenset(name for name, _ in SECURITY_HEADERS)
+
 
 class SecurityHeadersMiddleware:
     """Add SECURITY_HEADERS to every HTTP response, errors and static files included."""
@@ -56,8 +58,7 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                names = {name for name, _ in SECURITY_HEADERS}
-                headers = [h for h in message.get("headers", []) if h[0].lower() not in names]
+                headers = [h for h in message.get("headers", ()) if h[0].lower() not in _SECURITY]
                 message = {**message, "headers": headers + SECURITY_HEADERS}
             await send(message)
 

@@ -7,7 +7,7 @@ The server is started exactly as a teacher would (``python -m app``: one uvicorn
 with uvloop and httptools, access log on) on a free port of 127.0.0.1. Load comes from
 ``wrk`` (Debian: ``apt-get install -y wrk``), a separate C process, so the client is not
 the bottleneck: the table shows the CPU both sides used to prove it. Every wrk run sends
-``Accept-Encoding: gzip``, as a browser does, and POSTs an empty body to ``/step``.
+``Accept-Encoding: gzip``, as a browser does, and POSTs ``{}`` to ``/step``, as the page does.
 
     (1) latency, one connection: GET /healthz and POST /step on 2-8-8-1 with B = 1
     (2) throughput, 50 connections, each stepping its own session; step / healthz,
@@ -75,7 +75,10 @@ function init(args)
   if n > 0 then
     path = path:gsub("{id}", args[3 + ((tid - 1) % n) + 1])
   end
-  if method == "POST" then wrk.body = "" end  -- Content-Length: 0, as fetch() sends
+  if method == "POST" then  -- what the page's fetch() sends for a step
+    wrk.body = "{}"
+    wrk.headers["Content-Type"] = "application/json"
+  end
   req = wrk.format(method, path)
   non2xx = 0
 end

@@ -72,7 +72,8 @@ function init(args)
   pause = tonumber(args[1])
   local ids = #args - 1
   local sid = args[1 + ((tid - 1) % ids) + 1]
-  wrk.body = ""
+  wrk.body = "{}"  -- what the page's fetch() sends for a step
+  wrk.headers["Content-Type"] = "application/json"
   req = wrk.format("POST", "/api/sessions/" .. sid .. "/step")
   non2xx = 0
   first = true

@@ -98,6 +98,26 @@ def accepts_gzip(request: Request) -> bool:
     return "gzip" in request.headers.get("accept-encoding", "")
 
 
+class JsonBytes(Response):
+    """JSON bytes sent as they are, with headers given ready-made: Starlette's
+    ``Response`` would take ~8 µs to encode and check them, a step's answer ~1 µs."""
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+        self.status_code = 200
+        self.body = body
+        self.background = None
+        self.raw_headers = [
+            *headers,
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", b"application/json"),
+        ]
+
+
+GZIPPED = ((b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding"))
+
+
 def trace_response(session: Session, trace: StepTrace, gzip_ok: bool) -> Response:
     """A step's trace (``StepOut``) and where the run stands after it.
 
@@ -106,9 +126,8 @@ def trace_response(session: Session, trace: StepTrace, gzip_ok: bool) -> Respons
     """
     body = step_json(trace, progress_dict(session.net, session.phase, len(session.undo)))
     if gzip_ok and len(body) >= GZIP_MIN_BYTES:
-        headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
-        return Response(gzip_digits(body), media_type="application/json", headers=headers)
-    return Response(body, media_type="application/json")
+        return JsonBytes(gzip_digits(body), GZIPPED)
+    return JsonBytes(body)
 
 
 def step_response(session: Session, indices: list[int] | None, gzip_ok: bool) -> Response:
