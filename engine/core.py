@@ -3,37 +3,45 @@
 A ``Kernel`` holds every number of one step for one network and one batch size B in
 a single flat float64 buffer, carved once into per-layer views (the ``Layout``):
 
-    ΔW(1 … L) | [1, x(0), y] | x(1 … L−1) augmented | x(L) | δ(1 … L) | G(1 … L)
-    | s(1 … L) | Σ|δ(l)|, ΣG(l)² | W_A | W_B
+    W_B | s(1 … L) | Σ|δ(l)|, ΣG(l)² | [1, x(0), y] | x(1 … L−1) augmented | x(L)
+    | δ(1 … L) | G(1 … L) | W_A
 
-The first block is one row per example — the bias unit, the input and the target —
-the same rows as the network keeps its training set in, so picking a mini-batch is
-one copy (of consecutive rows, as the network keeps each epoch's rows in visiting
-order). Its first d(0) + 1 columns are the augmented x(0).
+The [1, x(0), y] block is one row per example — the bias unit, the input and the
+target — the same rows as the network keeps its training set in, so picking a
+mini-batch is one copy (of consecutive rows, as the network keeps each epoch's rows in
+visiting order). Its first d(0) + 1 columns are the augmented x(0).
 
-From the rows to the sums is the step's *trace*: copying that one span is all it takes
-to keep the step's numbers (``Network.step``); not copying it is fast-forward
-(``Network.run``). Both run the same three functions below, so they agree bit for bit.
-ΔW = −η G is left out of the trace: one multiplication, it is recomputed from G and η
-(to the same bits) when asked for, and W + ΔW is kept as the new weights anyway.
+From s to G is the step's *trace*: copying that one span is all it takes to keep the
+step's numbers (``Network.step``); not copying it is fast-forward (``Network.run``).
+Both run the same three functions below, so they agree bit for bit. ΔW = −η G is left
+out of the trace: one multiplication, it is recomputed from G and η (to the same bits)
+when asked for, and W + ΔW is kept as the new weights anyway.
 
 W(l) lives twice, in W_A and W_B: a step reads one and writes W + ΔW into the other,
 and the two swap roles once the step is accepted, so a refused step leaves the
-weights as they were without copying them. Each step is
+weights as they were without copying them. The two lie on either side of the trace,
+so the new weights and the trace are one span: an accepted step is kept with one
+copy. Each step is
 
     forward   [1, x(0), y] ← the batch's rows, s(l) = x(l−1) W(l), x(l) = θ(s(l)); e and δ(L)
     backward  δ(l−1) = θ'(s(l−1)) ⊙ δ(l) W(l)ᵀ (bias row left out), G(l) = x(l−1)ᵀ δ(l) / B,
               Σ|δ(l)| and ΣG(l)² for every layer (one ``reduceat`` for both; for large
               layers, ΣG(l)² is one dot per layer instead)
-    update    ΔW = −η G and W + ΔW for all layers at once; returns the sum of s, the
-              sums and the new W: finite exactly when every number of the step is
-              (non-finite δ or G reach the new W through its bias row)
+    update    ΔW = −η G, written straight into the new weights' buffer, and W + ΔW
+              added onto it, for all layers at once; returns a sum that is finite
+              exactly when every number of the step is: s, the sums (non-finite δ or G
+              make them so) and W + ΔW. For large layers W + ΔW is not summed: a running
+              bound on max |W| proves it finite (see ``_bound``) until the bound grows
+              past ``_BOUND_LIMIT``, and only then are the new weights summed as well
 
 with all per-layer argument tuples built once, so a step is a short run of NumPy
-calls with ``out=`` and nothing else.
+calls writing into given arrays and nothing else (the output array is passed by
+position: a keyword costs a few per cent of a small call).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -42,13 +50,31 @@ from .losses import Loss
 
 Array = np.ndarray
 
-# Kinds of per-layer arrays, in buffer order; the trace is "rows" … "sums".
-TRACE_KINDS = ("rows", "xa", "out", "delta", "grad", "s", "sums")
+# Kinds of per-layer arrays, in buffer order; the trace is "s" … "grad", between the
+# two weight buffers (w1 is W_B, w0 is W_A: parity 0 reads w0 and writes w1).
+TRACE_KINDS = ("s", "sums", "rows", "xa", "out", "delta", "grad")
 WEIGHT_KINDS = ("w0", "w1")
-KINDS = ("update",) + TRACE_KINDS + WEIGHT_KINDS
+KINDS = ("w1",) + TRACE_KINDS + ("w0",)
 # Above this many weights per layer (on average), ΣG(l)² is one dot per layer rather
 # than squaring G into a scratch buffer and summing by reduceat: fewer passes over G.
 _DOT_SUMS_ABOVE = 512
+# Weights whose bound (see ``_bound``) stays below this are finite without looking.
+_BOUND_LIMIT = 1e300
+
+
+def _bound(m: float, eta: float, grad_sums: float) -> float:
+    """A bound on max |W + ΔW| from m >= max |W| and Σ_l ΣG(l)² (as computed).
+
+    Every |G_ij| <= ‖G‖_F <= √(Σ_l ΣG(l)²), up to the rounding of those sums (a relative
+    error far below 10⁻³), so |fl(−η G_ij)| <= 1.001 η √(grad_sums), and
+    |fl(W_ij + ΔW_ij)| <= (m + that)(1 + 2⁻⁵³); the factor 1 + 2⁻⁵⁰ covers that and the
+    rounding of this very formula. NaN in, NaN out (which is never below a limit).
+    """
+    return (m + eta * math.sqrt(grad_sums) * 1.001) * (1.0 + 2.0**-50)
+
+
+def _max_abs(a: Array) -> float:
+    return max(float(a.max()), -float(a.min()))
 
 
 def _frozen(a: Array) -> Array:
@@ -74,7 +100,6 @@ class Layout:
             "out": [(B, d[L])],
             "delta": units,
             "grad": weights,
-            "update": weights,
             "s": units,
             "sums": [(1, 2 * L)],
             "w0": weights,
@@ -91,7 +116,7 @@ class Layout:
                 self.slots[kind].append((at, at + n, shape))
                 at += n
             self.spans[kind] = (start, at)
-        self.trace = (self.spans["rows"][0], self.spans["sums"][1])
+        self.trace = (self.spans[TRACE_KINDS[0]][0], self.spans[TRACE_KINDS[-1]][1])
         # For the saturation of hidden layers from the span of their augmented x.
         xa0 = self.spans["xa"][0]
         self.xa_starts = np.array([a - xa0 for a, _, _ in self.slots["xa"]], dtype=np.intp)
@@ -220,13 +245,25 @@ class Kernel:
         self.views = {kind: lay.carve(work, kind) for kind in KINDS}
         for xa in self.views["xa"]:
             xa[:, 0] = 1.0  # the bias unit x_0 = 1, never written again
-        self.trace_span = work[lay.trace[0] : lay.trace[1]]
+        t0, t1 = lay.trace
+        self.trace_span = work[t0:t1]
         self.sums = self.views["sums"][0][0]
         self._loss = loss
         self._w_flat = tuple(lay.span(work, kind) for kind in WEIGHT_KINDS)
         base = lay.spans["w0"][0]
         self._w_slots = [(a - base, b - base, shape) for a, b, shape in lay.slots["w0"]]
+        # What an accepted step keeps, by the parity of the buffer holding its new
+        # weights: the one span of those weights and the trace ([W_B | trace] or
+        # [trace | W_A]), the weights' slots in it and where the trace lies in it.
+        self._keep = []
+        for kind in WEIGHT_KINDS:
+            a, b = lay.spans[kind]
+            lo, hi = min(a, t0), max(b, t1)
+            slots = tuple([(x - lo, y - lo, shape) for x, y, shape in lay.slots[kind]])
+            self._keep.append((work[lo:hi], slots, t0 - lo, t1 - lo))
         self._scratch_out = tuple(np.empty((lay.batch, lay.layers[-1])) for _ in range(2))
+        # Per weight buffer, a bound on max |W| of the weights in it (see ``_bound``).
+        self.bounds = [0.0, 0.0]
         self._passes = (self._build(0), self._build(1))
         self.parity = 0
         self.weights: tuple[Array, ...] | None = None
@@ -242,16 +279,14 @@ class Kernel:
         interrupted by an exception may have left them on the other buffer)."""
         for dst, src in zip(self.w_read(), weights, strict=True):
             dst[...] = src
+        self.bounds[self.parity] = _max_abs(self._w_flat[self.parity])
         self.bind()
         self.weights = weights
 
-    def _copy_weights(self, parity: int) -> tuple[Array, ...]:
-        flat = _frozen(self._w_flat[parity])
-        return tuple([flat[a:b].reshape(shape) for a, b, shape in self._w_slots])
-
     def current_weights(self) -> tuple[Array, ...]:
         """The weights the next step reads, as read-only arrays of their own."""
-        return self._copy_weights(self.parity)
+        flat = _frozen(self._w_flat[self.parity])
+        return tuple([flat[a:b].reshape(shape) for a, b, shape in self._w_slots])
 
     def flip(self) -> None:
         """W + ΔW of the last update becomes the weights the next step reads."""
@@ -263,11 +298,14 @@ class Kernel:
         (a fast-forward flips ``parity`` itself and binds once at the end)."""
         self.forward, self.backward, self.update = self._passes[self.parity]
 
-    def accept(self) -> tuple[Array, ...]:
-        """Take the last update: returns W + ΔW as read-only arrays of their own."""
-        self.weights = weights = self._copy_weights(self.parity ^ 1)
+    def accept(self) -> tuple[tuple[Array, ...], Frame]:
+        """Take the last update: W + ΔW and the step's numbers (a ``Frame``), read-only
+        and of their own — one copy of the span that holds both."""
+        span, slots, t0, t1 = self._keep[self.parity ^ 1]
+        flat = _frozen(span)
+        self.weights = weights = tuple([flat[a:b].reshape(shape) for a, b, shape in slots])
         self.flip()
-        return weights
+        return weights, Frame(flat[t0:t1], self.layout)
 
     # ------------------------------------------------------------------- traces
     def capture(self) -> Frame:
@@ -305,9 +343,9 @@ class Kernel:
             """Mean e over the batch's rows [1, x(0), y] (B of them); fills s, x and δ(L)."""
             copyto(rows, batch)
             for a, w, sl, xl in hidden_layers:
-                dot(a, w, out=sl)
+                dot(a, w, sl)
                 hidden_forward(sl, xl)
-            dot(xa_last, w_last, out=s_last)
+            dot(xa_last, w_last, s_last)
             output_forward(s_last, out)
             return output_loss(s_last, out, y, output, delta[-1], r, t) * inv_b
 
@@ -347,40 +385,62 @@ class Kernel:
 
         def backward() -> None:
             for dl, wt, dprev, sp, xp, tmp in chain:
-                dot(dl, wt, out=dprev)  # Σ_j w_ij(l) δ_j(l), i ≥ 1
+                dot(dl, wt, dprev)  # Σ_j w_ij(l) δ_j(l), i ≥ 1
                 hidden_prime(sp, xp, tmp)
-                multiply(dprev, tmp, out=dprev)
+                multiply(dprev, tmp, dprev)
             for at, dl, gl in grads:
-                dot(at, dl, out=gl)  # Σ over the batch of x_i(l-1) δ_j(l); row 0 sums δ
+                dot(at, dl, gl)  # Σ over the batch of x_i(l-1) δ_j(l); row 0 sums δ
             if scale:
-                multiply(g_flat, b_inv, out=g_flat)
-            absolute(d_flat, out=sq_d)
+                multiply(g_flat, b_inv, g_flat)
+            absolute(d_flat, sq_d)
             if dot_sums:
                 for gr, into in g_dots:
-                    dot(gr, gr, out=into)
+                    dot(gr, gr, into)
             else:
-                multiply(g_flat, g_flat, out=sq_g)
-            reduceat(sq, starts, out=sums_out)
+                multiply(g_flat, g_flat, sq_g)
+            reduceat(sq, starts, 0, None, sums_out)
 
-        u_flat = lay.span(self.work, "update")
-        # s, the sums and the new W: one span when the new W follows the sums (W_A) or
-        # the weights are small; two when large current weights (W_A) lie in between.
+        # What update() sums: s and the sums, and W + ΔW — in one dot when the new
+        # weights (W_B) lie right before s, else in two; for large layers W + ΔW only
+        # when the bound on it is too large to prove it finite (see ``_bound``).
         lo, mid = lay.spans["s"][0], lay.spans["sums"][1]
         w_new_span = lay.spans[WEIGHT_KINDS[1 - parity]]
-        if w_new_span[0] == mid or not dot_sums:
-            checked, rest = self.work[lo : w_new_span[1]], None
+        if dot_sums:
+            checked, rest = self.work[lo:mid], None
+        elif w_new_span[1] == lo:
+            checked, rest = self.work[w_new_span[0] : mid], None
         else:
             checked, rest = self.work[lo:mid], w_new_flat
         ones = np.ones(checked.size)
-        ones_rest = None if rest is None else np.ones(rest.size)
-        add = np.add
+        ones_rest = np.ones(w_new_flat.size)
+        grad_sums, ones_l = sums[L:], np.ones(L)
+        bounds, new = self.bounds, 1 - parity
+        add, isfinite, bound = np.add, math.isfinite, _bound
+
+        if not dot_sums:
+
+            def update(neg_eta: Array) -> float:
+                """ΔW = −η G and W + ΔW; the sum of s, the sums and W + ΔW (finite or not)."""
+                multiply(g_flat, neg_eta, w_new_flat)
+                add(w_read_flat, w_new_flat, w_new_flat)
+                if rest is None:
+                    return dot(checked, ones)
+                return dot(checked, ones) + dot(rest, ones_rest)
+
+            return forward, backward, update
 
         def update(neg_eta: Array) -> float:
-            """ΔW = −η G and W + ΔW; the sum of s, the sums and W + ΔW (finite or not)."""
-            multiply(g_flat, neg_eta, out=u_flat)
-            add(w_read_flat, u_flat, out=w_new_flat)
-            if rest is None:
-                return dot(checked, ones)
-            return dot(checked, ones) + dot(rest, ones_rest)
+            """ΔW = −η G and W + ΔW; a sum finite exactly when s, the sums and W + ΔW are."""
+            multiply(g_flat, neg_eta, w_new_flat)
+            add(w_read_flat, w_new_flat, w_new_flat)
+            total = dot(checked, ones)
+            m = bound(bounds[parity], -float(neg_eta), dot(grad_sums, ones_l))
+            if m < _BOUND_LIMIT:  # W + ΔW finite: no need to look
+                bounds[new] = m
+                return total
+            total = total + dot(w_new_flat, ones_rest)
+            if isfinite(total):
+                bounds[new] = _max_abs(w_new_flat)
+            return total
 
         return forward, backward, update
