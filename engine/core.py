@@ -304,7 +304,8 @@ class Kernel:
         span, slots, t0, t1 = self._keep[self.parity ^ 1]
         flat = _frozen(span)
         self.weights = weights = tuple([flat[a:b].reshape(shape) for a, b, shape in slots])
-        self.flip()
+        self.parity = parity = self.parity ^ 1  # flip(), inline
+        self.forward, self.backward, self.update = self._passes[parity]
         return weights, Frame(flat[t0:t1], self.layout)
 
     # ------------------------------------------------------------------- traces

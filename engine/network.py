@@ -172,6 +172,11 @@ def augment(x: Array) -> Array:
     return xa
 
 
+# The hot path's constructors: State(…) and StepTrace.of_step(…) without the calls around them.
+_new_tuple = tuple.__new__
+_step_trace = StepTrace._of
+
+
 def _readonly(a: Array) -> Array:
     a.flags.writeable = False
     return a
@@ -386,12 +391,28 @@ class Network:
         if indices is not None:
             idx = self._check_indices(indices)
             return idx, self._rows_train[idx], st.epoch, st.position
-        B, pos = self.config.batch_size, st.position
+        B, pos, epoch = self.config.batch_size, st.position, st.epoch
         if pos + B <= self.n_train:  # the common case: a slice of this epoch's rows
-            _, order, rows = self._epoch(st.epoch)
-            return order[pos : pos + B], rows[pos : pos + B], st.epoch, pos + B
-        idx, epoch, pos = self._next_indices(B)
-        return idx, self._rows_train[idx], epoch, pos
+            cached = self._epoch_cache
+            _, order, rows = cached if cached[0] == epoch else self._epoch(epoch)
+            return order[pos : pos + B], rows[pos : pos + B], epoch, pos + B
+        return self._straddle(B, epoch, pos)
+
+    def _straddle(self, B: int, epoch: int, pos: int) -> tuple[Array, Array, int, int]:
+        """A batch that runs past the end of ``epoch``: its indices, its rows and the
+        (epoch, position) after it — the tail of this epoch's rows, then the head of
+        the next one's (no gather from the training set)."""
+        n = self.n_train
+        if B > n:  # more than one epoch boundary: take it index by index
+            idx, epoch, pos = self._next_indices(B, epoch, pos)
+            return idx, self._rows_train[idx], epoch, pos
+        _, order, rows = self._epoch(epoch)
+        tail_idx, tail_rows, take = order[pos:], rows[pos:], pos + B - n
+        _, order, rows = self._epoch(epoch + 1)
+        if take == B:  # this epoch is used up: the next one's first rows
+            return order[:B], rows[:B], epoch + 1, B
+        idx = np.concatenate((tail_idx, order[:take]))
+        return idx, np.concatenate((tail_rows, rows[:take])), epoch + 1, take
 
     def _neg_eta(self) -> Array:
         eta = self.config.learning_rate
@@ -451,7 +472,10 @@ class Network:
         Called with NumPy's floating-point warnings off (``np.errstate`` or ``_quiet``).
         """
         eta = self.config.learning_rate
-        total = err + k.update(self._neg_eta())
+        neg = self._eta
+        if neg[0] != eta:
+            neg = self._eta = (eta, np.array(-eta))
+        total = err + k.update(neg[1])
         if not math.isfinite(total):
             msg = _refusal(err, k.sums, eta)
             frame = k.capture()
@@ -467,8 +491,8 @@ class Network:
             )
         weights, frame = k.accept()
         step = self.state.step + 1
-        self.state = State(weights, step, epoch, pos)
-        return StepTrace.of_step(step, idx, err, eta, weights, frame)
+        self.state = _new_tuple(State, (weights, step, epoch, pos))  # State(…), faster
+        return _step_trace(step, idx, None, None, err, eta, False, "", weights, frame)
 
     def run(self, steps: int) -> RunRecord:
         """Fast-forward ``steps`` iterations, recording error, ‖G(l)‖_F and mean |δ(l)|.
@@ -487,26 +511,27 @@ class Network:
         epoch, pos, n = self.state.epoch, self.state.position, self.n_train
         rows = self._epoch(epoch)[2]
         done, message = 0, ""
-        passes, k_sums = k._passes, k.sums
-        forward, backward, update = passes[k.parity]
+        passes, k_sums, parity = k._passes, k.sums, k.parity
+        forward, backward, update = passes[parity]
+        straddle, isfinite, epoch_next = self._straddle, math.isfinite, epoch
         with np.errstate(all="ignore"):
             for i in range(steps):
                 if pos + B <= n:  # the common case, inline
-                    batch, epoch_next, pos_next = rows[pos : pos + B], epoch, pos + B
+                    batch, pos_next = rows[pos : pos + B], pos + B
                 else:
-                    idx, epoch_next, pos_next = self._next_indices(B, epoch, pos)
-                    batch = self._rows_train[idx]
+                    _, batch, epoch_next, pos_next = straddle(B, epoch, pos)
                     rows = self._epoch(epoch_next)[2]
                 e = forward(batch)
                 backward()
-                if not math.isfinite(e + update(neg_eta)):
+                if not isfinite(e + update(neg_eta)):
                     message = _refusal(e, k_sums, eta)
                     break
                 err[i] = e
                 sums[i] = k_sums
-                k.parity ^= 1
-                forward, backward, update = passes[k.parity]
+                parity ^= 1
+                forward, backward, update = passes[parity]
                 epoch, pos, done = epoch_next, pos_next, i + 1
+        k.parity = parity  # (an exception above leaves k.weights None: the next step loads)
         k.bind()  # the phases of the parity the loop left
         if done:
             self.state = State(k.current_weights(), self.state.step + done, epoch, pos)
