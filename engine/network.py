@@ -310,8 +310,8 @@ class Network:
                 order = rng.permutation(self.n_train)
                 drawn += 1
             self._order_rng = (rng, key, drawn)
-            rows = np.take(self._rows_train, order, axis=0)
-            cached = self._epoch_cache = (epoch, _readonly(order), _readonly(rows))
+            rows = np.take(self._rows_train, order, axis=0)  # only ever copied from
+            cached = self._epoch_cache = (epoch, _readonly(order), rows)
         return cached
 
     def _next_indices(
@@ -403,7 +403,7 @@ class Network:
         (epoch, position) after it — the tail of this epoch's rows, then the head of
         the next one's (no gather from the training set)."""
         n = self.n_train
-        if B > n:  # more than one epoch boundary: take it index by index
+        if n < B:  # more than one epoch boundary: take it index by index
             idx, epoch, pos = self._next_indices(B, epoch, pos)
             return idx, self._rows_train[idx], epoch, pos
         _, order, rows = self._epoch(epoch)
@@ -411,7 +411,7 @@ class Network:
         _, order, rows = self._epoch(epoch + 1)
         if take == B:  # this epoch is used up: the next one's first rows
             return order[:B], rows[:B], epoch + 1, B
-        idx = np.concatenate((tail_idx, order[:take]))
+        idx = _readonly(np.concatenate((tail_idx, order[:take])))
         return idx, np.concatenate((tail_rows, rows[:take])), epoch + 1, take
 
     def _neg_eta(self) -> Array:
@@ -455,8 +455,18 @@ class Network:
 
     def step(self, indices=None) -> StepTrace:
         """One SGD iteration: forward, backward, update."""
-        idx, rows, epoch, pos = self._batch(indices)
-        k = self.kernel(len(idx))
+        st, B = self.state, self.config.batch_size
+        pos, epoch, cached = st.position, st.epoch, self._epoch_cache
+        if indices is None and pos + B <= self.n_train and cached[0] == epoch:
+            # _batch()'s common case and kernel()'s, inline: a slice of this epoch
+            _, order, rows = cached
+            idx, rows, pos = order[pos : pos + B], rows[pos : pos + B], pos + B
+        else:
+            idx, rows, epoch, pos = self._batch(indices)
+            B = len(idx)
+        k = self._kernels.get(B)
+        if k is None or k.weights is not st.weights:
+            k = self.kernel(B)
         k.holder = None
         token = _quiet(_QUIET)  # as np.errstate(all="ignore"), but cheaper
         try:
