@@ -264,12 +264,6 @@ class Kernel:
         self._scratch_out = tuple(np.empty((lay.batch, lay.layers[-1])) for _ in range(2))
         # Per weight buffer, a bound on max |W| of the weights in it (see ``_bound``).
         self.bounds = [0.0, 0.0]
-        # With B > 1, [1, x(0)] is a strided view of the rows [1, x(0), y], which np.dot
-        # copies to a contiguous buffer on every call (twice a step, ~0.7 µs each):
-        # the forward pass copies it once, into this (dst, src), and the dots read that.
-        rows = self.views["rows"][0]
-        x0 = rows[:, :-1]
-        self.x0_copy = None if x0.flags.c_contiguous else (np.empty(x0.shape), x0)
         self._passes = (self._build(0), self._build(1))
         self.parity = 0
         self.weights: tuple[Array, ...] | None = None
@@ -322,8 +316,6 @@ class Kernel:
     def restore(self, frame: Frame) -> None:
         """Put a captured step's numbers back (to continue a step phase by phase)."""
         self.trace_span[...] = frame.buf
-        if self.x0_copy is not None:
-            np.copyto(*self.x0_copy)
 
     # ------------------------------------------------------------------- passes
     def _build(self, parity: int):
@@ -334,14 +326,11 @@ class Kernel:
         w_read = v[WEIGHT_KINDS[parity]]
         w_read_flat = lay.span(self.work, WEIGHT_KINDS[parity])
         w_new_flat = lay.span(self.work, WEIGHT_KINDS[1 - parity])
-        xa, s, delta, g = list(lay.augmented_x(self.work)), v["s"], v["delta"], v["grad"]
+        xa, s, delta, g = lay.augmented_x(self.work), v["s"], v["delta"], v["grad"]
         x = [a[:, 1:] for a in xa]  # x(l) without the bias column, l = 0 … L−1
         rows, out = v["rows"][0], v["out"][0]
         y = rows[:, -1:]
         r, t = self._scratch_out
-        if self.x0_copy is not None:  # x(0) augmented, contiguous: for the dots
-            xa[0] = self.x0_copy[0]
-        x0_copy = self.x0_copy
 
         # forward: per hidden layer (x(l-1) augmented, W(l), s(l), x(l))
         hidden_layers = tuple(zip(xa[:-1], w_read[:-1], s[:-1], x[1:], strict=True))
@@ -354,8 +343,6 @@ class Kernel:
         def forward(batch: Array) -> float:
             """Mean e over the batch's rows [1, x(0), y] (B of them); fills s, x and δ(L)."""
             copyto(rows, batch)
-            if x0_copy is not None:
-                copyto(*x0_copy)
             for a, w, sl, xl in hidden_layers:
                 dot(a, w, sl)
                 hidden_forward(sl, xl)
