@@ -405,7 +405,7 @@ class Network:
         n = self.n_train
         if n < B:  # more than one epoch boundary: take it index by index
             idx, epoch, pos = self._next_indices(B, epoch, pos)
-            return idx, self._rows_train[idx], epoch, pos
+            return _readonly(idx), self._rows_train[idx], epoch, pos
         _, order, rows = self._epoch(epoch)
         tail_idx, tail_rows, take = order[pos:], rows[pos:], pos + B - n
         _, order, rows = self._epoch(epoch + 1)
