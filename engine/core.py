@@ -428,7 +428,9 @@ class Kernel:
             checked, rest = self.work[lo:mid], w_new_flat
         ones = np.ones(checked.size)
         ones_rest = np.ones(w_new_flat.size)
-        grad_sums, ones_l = sums[L:], np.ones(L)
+        # For the bound: one product gives the sum of s and the sums, and Σ_l ΣG(l)²
+        both, pair = np.ones((2, checked.size)), np.empty(2)
+        both[1, : checked.size - L] = 0.0  # ΣG(l)² are the last L numbers of the sums
         bounds, new = self.bounds, 1 - parity
         add, isfinite, bound = np.add, math.isfinite, _bound
 
@@ -448,8 +450,8 @@ class Kernel:
             """ΔW = −η G and W + ΔW; a sum finite exactly when s, the sums and W + ΔW are."""
             multiply(g_flat, neg_eta, w_new_flat)
             add(w_read_flat, w_new_flat, w_new_flat)
-            total = dot(checked, ones)
-            m = bound(bounds[parity], -float(neg_eta), dot(grad_sums, ones_l))
+            total, grad_sums = dot(both, checked, pair).tolist()
+            m = bound(bounds[parity], -float(neg_eta), grad_sums)
             if m < _BOUND_LIMIT:  # W + ΔW finite: no need to look
                 bounds[new] = m
                 return total
