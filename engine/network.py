@@ -398,10 +398,12 @@ class Network:
             return order[pos : pos + B], rows[pos : pos + B], epoch, pos + B
         return self._straddle(B, epoch, pos)
 
-    def _straddle(self, B: int, epoch: int, pos: int) -> tuple[Array, Array, int, int]:
-        """A batch that runs past the end of ``epoch``: its indices, its rows and the
-        (epoch, position) after it — the tail of this epoch's rows, then the head of
-        the next one's (no gather from the training set)."""
+    def _straddle(
+        self, B: int, epoch: int, pos: int, indices: bool = True
+    ) -> tuple[Array | None, Array, int, int]:
+        """A batch that runs past the end of ``epoch``: its indices (None unless
+        ``indices``), its rows and the (epoch, position) after it — the tail of this
+        epoch's rows, then the head of the next one's (no gather from the training set)."""
         n = self.n_train
         if n < B:  # more than one epoch boundary: take it index by index
             idx, epoch, pos = self._next_indices(B, epoch, pos)
@@ -411,7 +413,7 @@ class Network:
         _, order, rows = self._epoch(epoch + 1)
         if take == B:  # this epoch is used up: the next one's first rows
             return order[:B], rows[:B], epoch + 1, B
-        idx = _readonly(np.concatenate((tail_idx, order[:take])))
+        idx = _readonly(np.concatenate((tail_idx, order[:take]))) if indices else None
         return idx, np.concatenate((tail_rows, rows[:take])), epoch + 1, take
 
     def _neg_eta(self) -> Array:
@@ -515,41 +517,44 @@ class Network:
         k = self.kernel(B)
         k.holder = k.weights = None  # until the end: W is only in the kernel meanwhile
         neg_eta, eta = self._neg_eta(), self.config.learning_rate
-        err = np.empty(steps)
-        sums = np.empty((steps, 2 * L))
         first = self.state.step + 1
         epoch, pos, n = self.state.epoch, self.state.position, self.n_train
         rows = self._epoch(epoch)[2]
-        done, message = 0, ""
+        message = ""
         passes, k_sums, parity = k._passes, k.sums, k.parity
         forward, backward, update = passes[parity]
         straddle, isfinite, epoch_next = self._straddle, math.isfinite, epoch
+        # Per step, e and a snapshot of the sums' bytes go on lists (cheaper than
+        # writing rows of preallocated arrays); one array of each at the end.
+        errors, kept = [], []
+        keep_error, keep_sums, snapshot = errors.append, kept.append, k_sums.tobytes
         with np.errstate(all="ignore"):
-            for i in range(steps):
+            for _ in range(steps):
                 if pos + B <= n:  # the common case, inline
                     batch, pos_next = rows[pos : pos + B], pos + B
                 else:
-                    _, batch, epoch_next, pos_next = straddle(B, epoch, pos)
+                    _, batch, epoch_next, pos_next = straddle(B, epoch, pos, False)
                     rows = self._epoch(epoch_next)[2]
                 e = forward(batch)
                 backward()
                 if not isfinite(e + update(neg_eta)):
                     message = _refusal(e, k_sums, eta)
                     break
-                err[i] = e
-                sums[i] = k_sums
+                keep_error(e)
+                keep_sums(snapshot())
                 parity ^= 1
                 forward, backward, update = passes[parity]
-                epoch, pos, done = epoch_next, pos_next, i + 1
+                epoch, pos = epoch_next, pos_next
         k.parity = parity  # (an exception above leaves k.weights None: the next step loads)
         k.bind()  # the phases of the parity the loop left
+        done = len(errors)
         if done:
             self.state = State(k.current_weights(), self.state.step + done, epoch, pos)
         k.weights = self.state.weights
-        sums = sums[:done]
+        sums = np.frombuffer(b"".join(kept)).reshape(done, 2 * L)
         return RunRecord(
             np.arange(first, first + done),
-            err[:done],
+            np.array(errors, dtype=np.float64),
             np.sqrt(sums[:, L:]),
             sums[:, :L] / k.layout.unit_counts,
             bool(message),
