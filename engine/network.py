@@ -44,6 +44,10 @@ Array = np.ndarray
 _INIT_STREAM = 0
 _ORDER_STREAM = 1
 _EPOCHS_PER_GENERATOR = 16
+# The rows of up to that many epochs are gathered at once, in visiting order, into one
+# array of at most this many bytes: a batch across an epoch boundary inside it is a
+# slice, and a new epoch costs its permutation and nothing else.
+_BLOCK_BYTES = 1 << 20
 _KERNELS_KEPT = 2  # batch sizes whose buffers a network keeps (the set B, and one more)
 
 
@@ -231,8 +235,7 @@ class Network:
         self._xa_train = self._rows_train[:, :-1]  # augmented x(0)
         self.n_train: int = self._rows_train.shape[0]  # training examples
         self._y_train = self._rows_train[:, -1]
-        # One epoch at a time: its order, and the rows in that order.
-        self._epoch_cache: tuple[int, Array, Array] = (-1, np.empty(0, np.intp), y[:0])
+        self._forget_orders()
         self._order_rng: tuple[np.random.Generator | None, tuple, int] = (None, (), 0)
         self._evaluation: tuple | None = None  # train + test data and buffers, for metrics()
         self._evaluating = threading.Lock()  # who is using those buffers
@@ -278,6 +281,7 @@ class Network:
         """Back to step 0 with freshly drawn weights (same seed unless one is given)."""
         if seed is not None and seed != self.config.seed:
             self.config = replace(self.config, seed=seed)
+            self._forget_orders()  # those of the old seed
         self.state = State(self.initial_weights())
 
     def snapshot(self) -> State:
@@ -297,22 +301,44 @@ class Network:
         """The shuffled order of the training examples in ``epoch``."""
         return self._epoch(epoch)[1]
 
+    def _forget_orders(self) -> None:
+        # A block of consecutive epochs (first, their orders, their rows in visiting
+        # order, one after the other) and the current epoch: its order and rows in it.
+        rows = self._rows_train
+        self._epoch_cache: tuple[int, Array, Array] = (-1, np.empty(0, np.intp), rows[:0])
+        self._block: tuple[int, Array, Array] = (-1, np.empty((0, 0), np.intp), rows[:0])
+
     def _epoch(self, epoch: int) -> tuple[int, Array, Array]:
         """(epoch, its order, the training rows in that order): batches are slices."""
         cached = self._epoch_cache
         if cached[0] != epoch:
-            key = (self.config.seed, epoch // _EPOCHS_PER_GENERATOR)
-            rng, rng_key, drawn = self._order_rng
-            want = epoch % _EPOCHS_PER_GENERATOR
-            if rng_key != key or drawn > want:
-                rng, drawn = np.random.default_rng([key[0], _ORDER_STREAM, key[1]]), 0
-            while drawn <= want:
-                order = rng.permutation(self.n_train)
-                drawn += 1
-            self._order_rng = (rng, key, drawn)
-            rows = np.take(self._rows_train, order, axis=0)  # only ever copied from
-            cached = self._epoch_cache = (epoch, _readonly(order), rows)
+            first, orders, rows = self._block
+            j = epoch - first
+            if not 0 <= j < len(orders):
+                first, orders, rows = self._block = self._new_block(epoch)
+                j = 0
+            n = self.n_train
+            cached = self._epoch_cache = (epoch, orders[j], rows[j * n : (j + 1) * n])
         return cached
+
+    def _new_block(self, epoch: int) -> tuple[int, Array, Array]:
+        """Epochs ``epoch`` … (up to the last of its generator's): (epoch, their orders,
+        read-only, one per row, and their training rows in visiting order, one array)."""
+        key = (self.config.seed, epoch // _EPOCHS_PER_GENERATOR)
+        rng, rng_key, drawn = self._order_rng
+        want, n = epoch % _EPOCHS_PER_GENERATOR, self.n_train
+        if rng_key != key or drawn > want:
+            rng, drawn = np.random.default_rng([key[0], _ORDER_STREAM, key[1]]), 0
+        for _ in range(want - drawn):  # the orders of earlier epochs of this generator
+            rng.permutation(n)
+        fit = _BLOCK_BYTES // max(self._rows_train.nbytes, 1)
+        count = max(1, min(_EPOCHS_PER_GENERATOR - want, fit))
+        orders = np.empty((count, n), dtype=np.intp)
+        for order in orders:
+            order[...] = rng.permutation(n)
+        self._order_rng = (rng, key, want + count)
+        rows = np.take(self._rows_train, orders.reshape(-1), axis=0)  # only ever copied from
+        return epoch, _readonly(orders), rows
 
     def _next_indices(
         self, batch_size: int, epoch: int | None = None, pos: int | None = None
@@ -408,6 +434,12 @@ class Network:
         if n < B:  # more than one epoch boundary: take it index by index
             idx, epoch, pos = self._next_indices(B, epoch, pos)
             return _readonly(idx), self._rows_train[idx], epoch, pos
+        first, orders, block = self._block
+        j = epoch - first
+        if 0 <= j < len(orders) - 1:  # this epoch and the next are in the block: a slice
+            at, take = j * n + pos, pos + B - n
+            idx = orders.reshape(-1)[at : at + B] if indices else None
+            return idx, block[at : at + B], epoch + 1, take
         _, order, rows = self._epoch(epoch)
         tail_idx, tail_rows, take = order[pos:], rows[pos:], pos + B - n
         _, order, rows = self._epoch(epoch + 1)

@@ -96,3 +96,33 @@ def test_steps_without_the_cheap_warning_switch_are_the_same(monkeypatch):
     for a, b in zip(net.weights, twin.weights, strict=True):
         np.testing.assert_array_equal(a, b)
     assert np.geterr()["over"] == "warn"  # nothing left switched off
+
+
+def test_epoch_orders_are_the_seeded_draws_whatever_order_they_are_asked_in():
+    """Orders are drawn 16 epochs (one generator) at a time; each must be the draw of
+    its own (seed, epoch), asked for in any order, with batches sliced across them."""
+    net = Network(Config((2, 3, 1), batch_size=7, seed=9), make_dataset("xor", n=40))
+    n = net.n_train
+
+    def drawn(epoch):
+        rng = np.random.default_rng([9, 1, epoch // 16])
+        for _ in range(epoch % 16):
+            rng.permutation(n)
+        return rng.permutation(n)
+
+    for epoch in (0, 15, 16, 3, 40, 31, 32, 17):
+        np.testing.assert_array_equal(net.epoch_order(epoch), drawn(epoch))
+        assert not net.epoch_order(epoch).flags.writeable
+    seen = np.concatenate([net.step().indices for _ in range(3 * 16 * n // 7)])
+    want = np.concatenate([drawn(e) for e in range(3 * 16)])
+    np.testing.assert_array_equal(seen, want[: len(seen)])
+
+
+def test_a_reset_to_another_seed_draws_that_seeds_order():
+    ds = make_dataset("xor", n=40)
+    net = Network(Config((2, 3, 1), seed=0), ds)
+    net.step()
+    net.reset(seed=6)
+    fresh = Network(Config((2, 3, 1), seed=6), ds)
+    np.testing.assert_array_equal(net.epoch_order(0), fresh.epoch_order(0))
+    np.testing.assert_array_equal(net.step().indices, fresh.step().indices)
