@@ -6,6 +6,8 @@ a single flat float64 buffer, carved once into per-layer views (the ``Layout``):
     W_B | s(1 … L) | Σ|δ(l)|, ΣG(l)² | [1, x(0), y] | x(1 … L−1) augmented | x(L)
     | δ(1 … L) | G(1 … L) | W_A
 
+(for small layers W_A | W_B | s … G: see below).
+
 The [1, x(0), y] block is one row per example — the bias unit, the input and the
 target — the same rows as the network keeps its training set in, so picking a
 mini-batch is one copy (of consecutive rows, as the network keeps each epoch's rows in
@@ -19,9 +21,12 @@ when asked for, and W + ΔW is kept as the new weights anyway.
 
 W(l) lives twice, in W_A and W_B: a step reads one and writes W + ΔW into the other,
 and the two swap roles once the step is accepted, so a refused step leaves the
-weights as they were without copying them. The two lie on either side of the trace,
-so the new weights and the trace are one span: an accepted step is kept with one
-copy. Each step is
+weights as they were without copying them. The new weights and the trace are one
+span, so an accepted step is kept with one copy: for large layers the two weight
+buffers lie on either side of the trace; for small ones both lie before it (the copy
+then holds the old weights as well when the new ones are in W_A, a few numbers more,
+and W + ΔW, s and the sums are one span to check in one dot for either buffer). Each
+step is
 
     forward   [1, x(0), y] ← the batch's rows, s(l) = x(l−1) W(l), x(l) = θ(s(l)); e and δ(L)
     backward  δ(l−1) = θ'(s(l−1)) ⊙ δ(l) W(l)ᵀ (bias row left out), G(l) = x(l−1)ᵀ δ(l) / B,
@@ -50,11 +55,14 @@ from .losses import Loss
 
 Array = np.ndarray
 
-# Kinds of per-layer arrays, in buffer order; the trace is "s" … "grad", between the
-# two weight buffers (w1 is W_B, w0 is W_A: parity 0 reads w0 and writes w1).
+# Kinds of per-layer arrays, in buffer order; the trace is "s" … "grad". Parity 0 reads
+# w0 and writes w1. Large layers: W_B = w1 before the trace, W_A = w0 after it. Small
+# layers: both before it (w0 | w1 | trace), so that the new weights, s and the sums are
+# one span for either parity (see ``Kernel._build``).
 TRACE_KINDS = ("s", "sums", "rows", "xa", "out", "delta", "grad")
 WEIGHT_KINDS = ("w0", "w1")
 KINDS = ("w1",) + TRACE_KINDS + ("w0",)
+KINDS_SMALL = WEIGHT_KINDS + TRACE_KINDS
 # Above this many weights per layer (on average), ΣG(l)² is one dot per layer rather
 # than squaring G into a scratch buffer and summing by reduceat: fewer passes over G.
 _DOT_SUMS_ABOVE = 512
@@ -122,8 +130,10 @@ class Layout:
         }
         self.slots: dict[str, list[tuple[int, int, tuple[int, int]]]] = {}
         self.spans: dict[str, tuple[int, int]] = {}
+        # Large layers: ΣG(l)² by dots, W + ΔW proved finite by a bound (see Kernel).
+        self.large = sum(a * b for a, b in weights) > _DOT_SUMS_ABOVE * L
         at = 0
-        for kind in KINDS:
+        for kind in KINDS if self.large else KINDS_SMALL:
             start = at
             self.slots[kind] = []
             for shape in shapes[kind]:
@@ -379,7 +389,7 @@ class Kernel:
         d_base, g_base = lay.spans["delta"][0], lay.spans["grad"][0]
         d_starts = [a - d_base for a, _, _ in lay.slots["delta"]]
         g_starts = [a - g_base for a, _, _ in lay.slots["grad"]]
-        dot_sums = g_flat.size > _DOT_SUMS_ABOVE * L
+        dot_sums = lay.large
         if dot_sums:  # |δ| summed by reduceat; ΣG(l)² = G(l)·G(l), into 0-d views of sums
             sq = np.empty(d_flat.size)
             starts = np.array(d_starts, dtype=np.intp)
@@ -415,17 +425,14 @@ class Kernel:
                 multiply(g_flat, g_flat, sq_g)
             reduceat(sq, starts, 0, None, sums_out)
 
-        # What update() sums: s and the sums, and W + ΔW — in one dot when the new
-        # weights (W_B) lie right before s, else in two; for large layers W + ΔW only
-        # when the bound on it is too large to prove it finite (see ``_bound``).
+        # What update() sums: s, the sums and W + ΔW. Small layers: one span from the new
+        # weights to the sums, which holds the old weights too when the new ones are w0
+        # (they are finite: they were checked when they were made; main summed them as
+        # well). Large layers: s and the sums; W + ΔW only when the bound on it is too
+        # large to prove it finite (see ``_bound``).
         lo, mid = lay.spans["s"][0], lay.spans["sums"][1]
         w_new_span = lay.spans[WEIGHT_KINDS[1 - parity]]
-        if dot_sums:
-            checked, rest = self.work[lo:mid], None
-        elif w_new_span[1] == lo:
-            checked, rest = self.work[w_new_span[0] : mid], None
-        else:
-            checked, rest = self.work[lo:mid], w_new_flat
+        checked = self.work[lo:mid] if dot_sums else self.work[w_new_span[0] : mid]
         ones = np.ones(checked.size)
         ones_rest = np.ones(w_new_flat.size)
         # For the bound: one product gives the sum of s and the sums, and Σ_l ΣG(l)²
@@ -440,9 +447,7 @@ class Kernel:
                 """ΔW = −η G and W + ΔW; the sum of s, the sums and W + ΔW (finite or not)."""
                 multiply(g_flat, neg_eta, w_new_flat)
                 add(w_read_flat, w_new_flat, w_new_flat)
-                if rest is None:
-                    return dot(checked, ones)
-                return dot(checked, ones) + dot(rest, ones_rest)
+                return dot(checked, ones)
 
             return forward, backward, update
 
