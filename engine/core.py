@@ -50,8 +50,8 @@ import math
 
 import numpy as np
 
-from .activations import Activation
-from .losses import Loss
+from .activations import Activation, _ones, _sigmoid_prime, _tanh_prime
+from .losses import Loss, _squared_output
 
 Array = np.ndarray
 
@@ -79,6 +79,15 @@ def _bound(m: float, eta: float, grad_sums: float) -> float:
     rounding of this very formula. NaN in, NaN out (which is never below a limit).
     """
     return (m + eta * math.sqrt(grad_sums) * 1.001) * (1.0 + 2.0**-50)
+
+
+# θ'(s) from x = θ(s) for one number, operation for operation as the activations'
+# derivative_into computes it on arrays (so to the same bits).
+_SCALAR_PRIMES = {
+    _tanh_prime: lambda x: 1.0 - x * x,
+    _sigmoid_prime: lambda x: x * (1.0 - x),
+    _ones: lambda x: 1.0,
+}
 
 
 def _viewer(slots):
@@ -363,16 +372,37 @@ class Kernel:
 
         dot, copyto, multiply = np.dot, np.copyto, np.multiply
         inv_b = 1.0 / B
+        prime = _SCALAR_PRIMES.get(output.derivative_into)
+        if B == 1 and out.size == 1 and loss.output is _squared_output and prime is not None:
+            # One example, one output unit, squared error: e and δ(L) are a handful of
+            # operations on one number each, in Python floats — the very IEEE operations
+            # the array path does (x − y, θ', r θ', × 2, r r), without five ufunc calls.
+            d_last = delta[-1].reshape(-1)
+            out_item, rows_item = out.item, rows.item
 
-        def forward(batch: Array) -> float:
-            """Mean e over the batch's rows [1, x(0), y] (B of them); fills s, x and δ(L)."""
-            copyto(rows, batch)
-            for a, w, sl, xl in hidden_layers:
-                dot(a, w, sl)
-                hidden_forward(sl, xl)
-            dot(xa_last, w_last, s_last)
-            output_forward(s_last, out)
-            return output_loss(s_last, out, y, output, delta[-1], r, t) * inv_b
+            def forward(batch: Array) -> float:
+                """e for the one row [1, x(0), y]; fills s, x and δ(L)."""
+                copyto(rows, batch)
+                for a, w, sl, xl in hidden_layers:
+                    dot(a, w, sl)
+                    hidden_forward(sl, xl)
+                dot(xa_last, w_last, s_last)
+                output_forward(s_last, out)
+                x1 = out_item()
+                res = x1 - rows_item(-1)  # x_1(L) − y
+                d_last[0] = res * prime(x1) * 2.0  # δ_1(L) = 2 (x_1(L) − y) θ'(s_1(L))
+                return res * res
+        else:
+
+            def forward(batch: Array) -> float:
+                """Mean e over the batch's rows [1, x(0), y] (B of them); fills s, x and δ(L)."""
+                copyto(rows, batch)
+                for a, w, sl, xl in hidden_layers:
+                    dot(a, w, sl)
+                    hidden_forward(sl, xl)
+                dot(xa_last, w_last, s_last)
+                output_forward(s_last, out)
+                return output_loss(s_last, out, y, output, delta[-1], r, t) * inv_b
 
         # backward, layer L first: (δ(l), W(l)ᵀ without the bias row, δ(l-1), s(l-1),
         # x(l-1), a scratch for θ'(s(l-1)) — which is δ(l-1)'s own shape)
