@@ -439,6 +439,7 @@ class Network:
         if 0 <= j < len(orders) - 1:  # this epoch and the next are in the block: a slice
             at, take = j * n + pos, pos + B - n
             idx = orders.reshape(-1)[at : at + B] if indices else None
+            self._epoch(epoch + 1)  # the next step's epoch, at hand for its slice
             return idx, block[at : at + B], epoch + 1, take
         _, order, rows = self._epoch(epoch)
         tail_idx, tail_rows, take = order[pos:], rows[pos:], pos + B - n
