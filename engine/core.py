@@ -81,6 +81,8 @@ def _bound(m: float, eta: float, grad_sums: float) -> float:
     return (m + eta * math.sqrt(grad_sums) * 1.001) * (1.0 + 2.0**-50)
 
 
+# θ' that read x = θ(s) alone (not s): one call can do many layers at once.
+_X_PRIMES = (_tanh_prime, _sigmoid_prime)
 # θ'(s) from x = θ(s) for one number, operation for operation as the activations'
 # derivative_into computes it on arrays (so to the same bits).
 _SCALAR_PRIMES = {
@@ -298,6 +300,7 @@ class Kernel:
         self._scratch_out = tuple(np.empty((lay.batch, lay.layers[-1])) for _ in range(2))
         # Per weight buffer, a bound on max |W| of the weights in it (see ``_bound``).
         self.bounds = [0.0, 0.0]
+        self._primes = self._span_primes(loss)
         self._passes = (self._build(0), self._build(1))
         self.parity = 0
         self.weights: tuple[Array, ...] | None = None
@@ -349,8 +352,37 @@ class Kernel:
     def restore(self, frame: Frame) -> None:
         """Put a captured step's numbers back (to continue a step phase by phase)."""
         self.trace_span[...] = frame.buf
+        if self._primes is not None:  # θ' is not in the trace: from x again
+            prime, x_span, t_span = self._primes[:3]
+            prime(None, x_span, t_span)
 
     # ------------------------------------------------------------------- passes
+    def _span_primes(self, loss: Loss):
+        """θ' of all hidden layers in one call, for a θ' that reads x alone (tanh,
+        sigmoid): over the span of their augmented x (the bias columns give θ'(1),
+        unused), and of the output layer too when it has the same θ' and the squared
+        error takes it from here. Elementwise, so the same bits as layer by layer.
+
+        Returns (θ', x span, θ' span, per hidden layer its θ' view, the output's or
+        None), or None when θ' goes layer by layer.
+        """
+        lay = self.layout
+        prime, L, B = lay.hidden.derivative_into, lay.depth, lay.batch
+        if L < 2 or prime not in _X_PRIMES:
+            return None
+        scalar = B == 1 and lay.layers[-1] == 1 and loss.output is _squared_output
+        with_out = (
+            not scalar and loss.output is _squared_output and lay.output.derivative_into is prime
+        )
+        lo, (out_lo, out_hi) = lay.spans["xa"][0], lay.spans["out"]
+        x_span = self.work[lo : out_hi if with_out else out_lo]
+        t_span = np.empty(x_span.size)
+        hidden = tuple(
+            [t_span[a - lo : b - lo].reshape(shape)[:, 1:] for a, b, shape in lay.slots["xa"]]
+        )
+        t_out = t_span[out_lo - lo :].reshape(B, lay.layers[-1]) if with_out else None
+        return prime, x_span, t_span, hidden, t_out
+
     def _build(self, parity: int):
         """The three phases reading W from one of the two weight buffers."""
         lay, v = self.layout, self.views
@@ -373,6 +405,9 @@ class Kernel:
         dot, copyto, multiply = np.dot, np.copyto, np.multiply
         inv_b = 1.0 / B
         prime = _SCALAR_PRIMES.get(output.derivative_into)
+        primes = self._primes
+        if primes is not None:
+            span_prime, x_span, t_span, t_hidden, t_out = primes
         if B == 1 and out.size == 1 and loss.output is _squared_output and prime is not None:
             # One example, one output unit, squared error: e and δ(L) are a handful of
             # operations on one number each, in Python floats — the very IEEE operations
@@ -388,10 +423,29 @@ class Kernel:
                     hidden_forward(sl, xl)
                 dot(xa_last, w_last, s_last)
                 output_forward(s_last, out)
+                if primes is not None:
+                    span_prime(None, x_span, t_span)
                 x1 = out_item()
                 res = x1 - rows_item(-1)  # x_1(L) − y
                 d_last[0] = res * prime(x1) * 2.0  # δ_1(L) = 2 (x_1(L) − y) θ'(s_1(L))
                 return res * res
+        elif primes is not None and t_out is not None:
+            # θ'(s(L)) came with the hidden layers': the squared error's δ(L), inline
+            d_last, subtract, vdot, two = delta[-1], np.subtract, np.vdot, np.array(2.0)
+
+            def forward(batch: Array) -> float:
+                """Mean e over the batch's rows [1, x(0), y] (B of them); fills s, x and δ(L)."""
+                copyto(rows, batch)
+                for a, w, sl, xl in hidden_layers:
+                    dot(a, w, sl)
+                    hidden_forward(sl, xl)
+                dot(xa_last, w_last, s_last)
+                output_forward(s_last, out)
+                span_prime(None, x_span, t_span)
+                subtract(out, y, r)  # x(L) − y
+                multiply(r, t_out, d_last)
+                multiply(d_last, two, d_last)  # δ(L) = 2 (x(L) − y) θ'(s(L))
+                return float(vdot(r, r)) * inv_b
         else:
 
             def forward(batch: Array) -> float:
@@ -402,6 +456,8 @@ class Kernel:
                     hidden_forward(sl, xl)
                 dot(xa_last, w_last, s_last)
                 output_forward(s_last, out)
+                if primes is not None:
+                    span_prime(None, x_span, t_span)
                 return output_loss(s_last, out, y, output, delta[-1], r, t) * inv_b
 
         # backward, layer L first: (δ(l), W(l)ᵀ without the bias row, δ(l-1), s(l-1),
@@ -411,6 +467,11 @@ class Kernel:
             (delta[l], w_read[l][1:].T, delta[l - 1], s[l - 1], x[l], scratch[l - 1])
             for l in range(L - 1, 0, -1)
         )
+        if primes is not None:  # θ'(s(l-1)) from the forward pass, in place of a scratch
+            chain = tuple(
+                (dl, wt, dprev, None, None, t_hidden[l - 1])
+                for l, (dl, wt, dprev, _, _, _) in zip(range(L - 1, 0, -1), chain, strict=True)
+            )
         grads = tuple(zip([a.T for a in xa], delta, g, strict=True))
         hidden_prime = hidden.derivative_into
         g_flat = lay.span(self.work, "grad")
@@ -441,7 +502,8 @@ class Kernel:
         def backward() -> None:
             for dl, wt, dprev, sp, xp, tmp in chain:
                 dot(dl, wt, dprev)  # Σ_j w_ij(l) δ_j(l), i ≥ 1
-                hidden_prime(sp, xp, tmp)
+                if sp is not None:  # else θ'(s(l-1)) is in tmp already
+                    hidden_prime(sp, xp, tmp)
                 multiply(dprev, tmp, dprev)
             for at, dl, gl in grads:
                 dot(at, dl, gl)  # Σ over the batch of x_i(l-1) δ_j(l); row 0 sums δ

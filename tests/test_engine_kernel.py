@@ -126,3 +126,35 @@ def test_a_reset_to_another_seed_draws_that_seeds_order():
     fresh = Network(Config((2, 3, 1), seed=6), ds)
     np.testing.assert_array_equal(net.epoch_order(0), fresh.epoch_order(0))
     np.testing.assert_array_equal(net.step().indices, fresh.step().indices)
+
+
+@pytest.mark.parametrize(
+    "layers,hidden,output,batch",
+    [
+        ((2, 8, 8, 1), "tanh", "tanh", 4),
+        ((2, 5, 5, 1), "sigmoid", "sigmoid", 1),
+        ((2, 6, 1), "tanh", "identity", 3),
+        ((2, 64, 64, 1), "tanh", "tanh", 2),
+    ],
+)
+def test_a_step_continued_phase_by_phase_after_other_steps_is_the_same(
+    layers, hidden, output, batch
+):
+    """θ' of the hidden layers is kept outside the trace: a backward pass continued
+    from a Forward after the kernel did other steps must recompute it."""
+    ds = make_dataset("xor", n=30)
+    cfg = Config(layers, hidden, output, batch_size=batch, seed=3)
+    net, twin = Network(cfg, ds), Network(cfg, ds)
+    other = Network(Config(layers, hidden, output, batch_size=batch, seed=7), ds)
+    other.run(3)
+    fwd = net.begin()
+    net.state, saved = other.state, net.state  # meanwhile, the kernel steps elsewhere
+    net.step()
+    net.state = saved
+    got = net.apply(fwd, net.backward(fwd))
+    want = twin.step()
+    assert len(got.delta) == len(want.delta) == len(layers) - 1
+    for a, b in zip(
+        got.delta + got.grad + got.weights, want.delta + want.grad + want.weights, strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
