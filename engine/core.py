@@ -29,6 +29,9 @@ and W + ΔW, s and the sums are one span to check in one dot for either buffer).
 step is
 
     forward   [1, x(0), y] ← the batch's rows, s(l) = x(l−1) W(l), x(l) = θ(s(l)); e and δ(L)
+              (for tanh and sigmoid, θ' of all hidden layers in one pass over their x,
+              kept outside the trace; one example and one output: e and δ(L) of the
+              squared error in Python floats — the same operations, so the same bits)
     backward  δ(l−1) = θ'(s(l−1)) ⊙ δ(l) W(l)ᵀ (bias row left out), G(l) = x(l−1)ᵀ δ(l) / B,
               Σ|δ(l)| and ΣG(l)² for every layer (one ``reduceat`` for both; for large
               layers, ΣG(l)² is one dot per layer instead)
@@ -289,8 +292,9 @@ class Kernel:
         base = lay.spans["w0"][0]
         self._w_views = _viewer([(a - base, b - base, shape) for a, b, shape in lay.slots["w0"]])
         # What an accepted step keeps, by the parity of the buffer holding its new
-        # weights: the one span of those weights and the trace ([W_B | trace] or
-        # [trace | W_A]), the weights' slots in it and where the trace lies in it.
+        # weights: the one span of those weights and the trace (large layers:
+        # [W_B | trace] or [trace | W_A]; small: [W_B | trace] or [W_A | W_B | trace]),
+        # the views of the weights in its copy and where the trace lies in it.
         self._keep = []
         for kind in WEIGHT_KINDS:
             a, b = lay.spans[kind]
@@ -370,7 +374,12 @@ class Kernel:
         prime, L, B = lay.hidden.derivative_into, lay.depth, lay.batch
         if L < 2 or prime not in _X_PRIMES:
             return None
-        scalar = B == 1 and lay.layers[-1] == 1 and loss.output is _squared_output
+        scalar = (  # the output's θ' in Python floats (see _build)
+            B == 1
+            and lay.layers[-1] == 1
+            and loss.output is _squared_output
+            and lay.output.derivative_into in _SCALAR_PRIMES
+        )
         with_out = (
             not scalar and loss.output is _squared_output and lay.output.derivative_into is prime
         )
