@@ -50,11 +50,13 @@ _tanh = np.tanh
 
 # 0-d arrays: ufuncs take them faster than Python floats (this runs in every step).
 _ONE = np.array(1.0)
+# The output array by position, not ``out=``: a keyword costs a few per cent of a call.
+_multiply, _subtract = np.multiply, np.subtract
 
 
 def _tanh_prime(s: Array, x: Array, out: Array) -> Array:
-    np.multiply(x, x, out=out)
-    return np.subtract(_ONE, out, out=out)  # 1 − x²
+    _multiply(x, x, out)
+    return _subtract(_ONE, out, out)  # 1 − x²
 
 
 def _sigmoid(s: Array, out: Array) -> Array:
@@ -67,8 +69,8 @@ def _sigmoid(s: Array, out: Array) -> Array:
 
 
 def _sigmoid_prime(s: Array, x: Array, out: Array) -> Array:
-    np.subtract(_ONE, x, out=out)
-    return np.multiply(x, out, out=out)  # x (1 − x)
+    _subtract(_ONE, x, out)
+    return _multiply(x, out, out)  # x (1 − x)
 
 
 def _relu(s: Array, out: Array) -> Array:

@@ -44,6 +44,10 @@ Array = np.ndarray
 _INIT_STREAM = 0
 _ORDER_STREAM = 1
 _EPOCHS_PER_GENERATOR = 16
+# The rows of up to that many epochs are gathered at once, in visiting order, into one
+# array of at most this many bytes: a batch across an epoch boundary inside it is a
+# slice, and a new epoch costs its permutation and nothing else.
+_BLOCK_BYTES = 1 << 17  # 128 KiB: 16 epochs of a 200-point 2-D set (6.5 KB each)
 _KERNELS_KEPT = 2  # batch sizes whose buffers a network keeps (the set B, and one more)
 
 
@@ -123,6 +127,41 @@ EXPLODED_MESSAGE = (
 )
 
 
+def _quiet_switch():
+    """(set, reset, value) of the context variable behind ``np.errstate``, or a fallback.
+
+    ``with np.errstate(all="ignore")`` costs about a microsecond to enter and leave, a
+    tenth of a small network's whole step. All it does is set one context variable
+    (NumPy's own, private): ``step`` sets that variable to the value ``errstate`` gives
+    it, for a quarter of the cost — checked here to silence NumPy, else ``errstate``.
+    """
+    try:
+        from numpy._core._ufunc_config import _extobj_contextvar as var
+
+        with np.errstate(all="ignore"):
+            quiet = var.get()
+        token = var.set(quiet)
+        try:
+            works = set(np.geterr().values()) == {"ignore"}
+        finally:
+            var.reset(token)
+        if works:
+            return var.set, var.reset, quiet
+    except (ImportError, AttributeError, LookupError, TypeError, ValueError):
+        pass
+
+    def enter(_):
+        state = np.errstate(all="ignore")
+        state.__enter__()
+        return state
+
+    return enter, lambda state: state.__exit__(None, None, None), None
+
+
+# _quiet(_QUIET) silences NumPy's floating-point warnings until _loud(its result).
+_quiet, _loud, _QUIET = _quiet_switch()
+
+
 def _refusal(error: float, sums: Array, eta: float) -> str:
     """Why a step was refused: η (the numbers were finite up to η G) or the weights."""
     finite = math.isfinite(error + float(sums.sum()))
@@ -135,6 +174,11 @@ def augment(x: Array) -> Array:
     xa[:, 0] = 1.0
     xa[:, 1:] = x
     return xa
+
+
+# The hot path's constructors: State(…) and StepTrace.of_step(…) without the calls around them.
+_new_tuple = tuple.__new__
+_step_trace = StepTrace._of
 
 
 def _readonly(a: Array) -> Array:
@@ -191,8 +235,7 @@ class Network:
         self._xa_train = self._rows_train[:, :-1]  # augmented x(0)
         self.n_train: int = self._rows_train.shape[0]  # training examples
         self._y_train = self._rows_train[:, -1]
-        # One epoch at a time: its order, and the rows in that order.
-        self._epoch_cache: tuple[int, Array, Array] = (-1, np.empty(0, np.intp), y[:0])
+        self._forget_orders()
         self._order_rng: tuple[np.random.Generator | None, tuple, int] = (None, (), 0)
         self._evaluation: tuple | None = None  # train + test data and buffers, for metrics()
         self._evaluating = threading.Lock()  # who is using those buffers
@@ -238,6 +281,7 @@ class Network:
         """Back to step 0 with freshly drawn weights (same seed unless one is given)."""
         if seed is not None and seed != self.config.seed:
             self.config = replace(self.config, seed=seed)
+            self._forget_orders()  # those of the old seed
         self.state = State(self.initial_weights())
 
     def snapshot(self) -> State:
@@ -257,22 +301,44 @@ class Network:
         """The shuffled order of the training examples in ``epoch``."""
         return self._epoch(epoch)[1]
 
+    def _forget_orders(self) -> None:
+        # A block of consecutive epochs (first, their orders, their rows in visiting
+        # order, one after the other) and the current epoch: its order and rows in it.
+        rows = self._rows_train
+        self._epoch_cache: tuple[int, Array, Array] = (-1, np.empty(0, np.intp), rows[:0])
+        self._block: tuple[int, Array, Array] = (-1, np.empty((0, 0), np.intp), rows[:0])
+
     def _epoch(self, epoch: int) -> tuple[int, Array, Array]:
         """(epoch, its order, the training rows in that order): batches are slices."""
         cached = self._epoch_cache
         if cached[0] != epoch:
-            key = (self.config.seed, epoch // _EPOCHS_PER_GENERATOR)
-            rng, rng_key, drawn = self._order_rng
-            want = epoch % _EPOCHS_PER_GENERATOR
-            if rng_key != key or drawn > want:
-                rng, drawn = np.random.default_rng([key[0], _ORDER_STREAM, key[1]]), 0
-            while drawn <= want:
-                order = rng.permutation(self.n_train)
-                drawn += 1
-            self._order_rng = (rng, key, drawn)
-            rows = np.take(self._rows_train, order, axis=0)
-            cached = self._epoch_cache = (epoch, _readonly(order), _readonly(rows))
+            first, orders, rows = self._block
+            j = epoch - first
+            if not 0 <= j < len(orders):
+                first, orders, rows = self._block = self._new_block(epoch)
+                j = 0
+            n = self.n_train
+            cached = self._epoch_cache = (epoch, orders[j], rows[j * n : (j + 1) * n])
         return cached
+
+    def _new_block(self, epoch: int) -> tuple[int, Array, Array]:
+        """Epochs ``epoch`` … (up to the last of its generator's): (epoch, their orders,
+        read-only, one per row, and their training rows in visiting order, one array)."""
+        key = (self.config.seed, epoch // _EPOCHS_PER_GENERATOR)
+        rng, rng_key, drawn = self._order_rng
+        want, n = epoch % _EPOCHS_PER_GENERATOR, self.n_train
+        if rng_key != key or drawn > want:
+            rng, drawn = np.random.default_rng([key[0], _ORDER_STREAM, key[1]]), 0
+        for _ in range(want - drawn):  # the orders of earlier epochs of this generator
+            rng.permutation(n)
+        fit = _BLOCK_BYTES // max(self._rows_train.nbytes, 1)
+        count = max(1, min(_EPOCHS_PER_GENERATOR - want, fit))
+        orders = np.empty((count, n), dtype=np.intp)
+        for order in orders:
+            order[...] = rng.permutation(n)
+        self._order_rng = (rng, key, want + count)
+        rows = np.take(self._rows_train, orders.reshape(-1), axis=0)  # only ever copied from
+        return epoch, _readonly(orders), rows
 
     def _next_indices(
         self, batch_size: int, epoch: int | None = None, pos: int | None = None
@@ -351,12 +417,37 @@ class Network:
         if indices is not None:
             idx = self._check_indices(indices)
             return idx, self._rows_train[idx], st.epoch, st.position
-        B, pos = self.config.batch_size, st.position
+        B, pos, epoch = self.config.batch_size, st.position, st.epoch
         if pos + B <= self.n_train:  # the common case: a slice of this epoch's rows
-            _, order, rows = self._epoch(st.epoch)
-            return order[pos : pos + B], rows[pos : pos + B], st.epoch, pos + B
-        idx, epoch, pos = self._next_indices(B)
-        return idx, self._rows_train[idx], epoch, pos
+            cached = self._epoch_cache
+            _, order, rows = cached if cached[0] == epoch else self._epoch(epoch)
+            return order[pos : pos + B], rows[pos : pos + B], epoch, pos + B
+        return self._straddle(B, epoch, pos)
+
+    def _straddle(
+        self, B: int, epoch: int, pos: int, indices: bool = True
+    ) -> tuple[Array | None, Array, int, int]:
+        """A batch that runs past the end of ``epoch``: its indices (None unless
+        ``indices``), its rows and the (epoch, position) after it — the tail of this
+        epoch's rows, then the head of the next one's (no gather from the training set)."""
+        n = self.n_train
+        if n < B:  # more than one epoch boundary: take it index by index
+            idx, epoch, pos = self._next_indices(B, epoch, pos)
+            return _readonly(idx), self._rows_train[idx], epoch, pos
+        first, orders, block = self._block
+        j = epoch - first
+        if 0 <= j < len(orders) - 1:  # this epoch and the next are in the block: a slice
+            at, take = j * n + pos, pos + B - n
+            idx = orders.reshape(-1)[at : at + B] if indices else None
+            self._epoch(epoch + 1)  # the next step's epoch, at hand for its slice
+            return idx, block[at : at + B], epoch + 1, take
+        _, order, rows = self._epoch(epoch)
+        tail_idx, tail_rows, take = order[pos:], rows[pos:], pos + B - n
+        _, order, rows = self._epoch(epoch + 1)
+        if take == B:  # this epoch is used up: the next one's first rows
+            return order[:B], rows[:B], epoch + 1, B
+        idx = _readonly(np.concatenate((tail_idx, order[:take]))) if indices else None
+        return idx, np.concatenate((tail_rows, rows[:take])), epoch + 1, take
 
     def _neg_eta(self) -> Array:
         eta = self.config.learning_rate
@@ -399,21 +490,37 @@ class Network:
 
     def step(self, indices=None) -> StepTrace:
         """One SGD iteration: forward, backward, update."""
-        idx, rows, epoch, pos = self._batch(indices)
-        k = self.kernel(len(idx))
+        st, B = self.state, self.config.batch_size
+        pos, epoch, cached = st.position, st.epoch, self._epoch_cache
+        if indices is None and pos + B <= self.n_train and cached[0] == epoch:
+            # _batch()'s common case and kernel()'s, inline: a slice of this epoch
+            _, order, rows = cached
+            idx, rows, pos = order[pos : pos + B], rows[pos : pos + B], pos + B
+        else:
+            idx, rows, epoch, pos = self._batch(indices)
+            B = len(idx)
+        k = self._kernels.get(B)
+        if k is None or k.weights is not st.weights:
+            k = self.kernel(B)
         k.holder = None
-        with np.errstate(all="ignore"):
+        token = _quiet(_QUIET)  # as np.errstate(all="ignore"), but cheaper
+        try:
             err = k.forward(rows)
             k.backward()
             return self._update(k, idx, err, epoch, pos)
+        finally:
+            _loud(token)
 
     def _update(self, k: Kernel, idx: Array, err: float, epoch: int, pos: int) -> StepTrace:
         """Phase 3 on the kernel's numbers: keep them as a trace, or refuse the step.
 
-        Called with NumPy's floating-point warnings off (``np.errstate``).
+        Called with NumPy's floating-point warnings off (``np.errstate`` or ``_quiet``).
         """
         eta = self.config.learning_rate
-        total = err + k.update(self._neg_eta())
+        neg = self._eta
+        if neg[0] != eta:
+            neg = self._eta = (eta, np.array(-eta))
+        total = err + k.update(neg[1])
         if not math.isfinite(total):
             msg = _refusal(err, k.sums, eta)
             frame = k.capture()
@@ -427,10 +534,10 @@ class Network:
                 True,
                 msg,
             )
-        weights = k.accept()
+        weights, frame = k.accept()
         step = self.state.step + 1
-        self.state = State(weights, step, epoch, pos)
-        return StepTrace.of_step(step, idx, err, eta, weights, k.capture())
+        self.state = _new_tuple(State, (weights, step, epoch, pos))  # State(…), faster
+        return _step_trace(step, idx, None, None, err, eta, False, "", weights, frame)
 
     def run(self, steps: int) -> RunRecord:
         """Fast-forward ``steps`` iterations, recording error, ‖G(l)‖_F and mean |δ(l)|.
@@ -443,40 +550,44 @@ class Network:
         k = self.kernel(B)
         k.holder = k.weights = None  # until the end: W is only in the kernel meanwhile
         neg_eta, eta = self._neg_eta(), self.config.learning_rate
-        err = np.empty(steps)
-        sums = np.empty((steps, 2 * L))
         first = self.state.step + 1
         epoch, pos, n = self.state.epoch, self.state.position, self.n_train
         rows = self._epoch(epoch)[2]
-        done, message = 0, ""
-        passes, k_sums = k._passes, k.sums
-        forward, backward, update = passes[k.parity]
+        message = ""
+        passes, k_sums, parity = k._passes, k.sums, k.parity
+        forward, backward, update = passes[parity]
+        straddle, isfinite, epoch_next = self._straddle, math.isfinite, epoch
+        # Per step, e and a snapshot of the sums' bytes go on lists (cheaper than
+        # writing rows of preallocated arrays); one array of each at the end.
+        errors, kept = [], []
+        keep_error, keep_sums, snapshot = errors.append, kept.append, k_sums.tobytes
         with np.errstate(all="ignore"):
-            for i in range(steps):
+            for _ in range(steps):
                 if pos + B <= n:  # the common case, inline
-                    batch, epoch_next, pos_next = rows[pos : pos + B], epoch, pos + B
+                    batch, pos_next = rows[pos : pos + B], pos + B
                 else:
-                    idx, epoch_next, pos_next = self._next_indices(B, epoch, pos)
-                    batch = self._rows_train[idx]
+                    _, batch, epoch_next, pos_next = straddle(B, epoch, pos, False)
                     rows = self._epoch(epoch_next)[2]
                 e = forward(batch)
                 backward()
-                if not math.isfinite(e + update(neg_eta)):
+                if not isfinite(e + update(neg_eta)):
                     message = _refusal(e, k_sums, eta)
                     break
-                err[i] = e
-                sums[i] = k_sums
-                k.parity ^= 1
-                forward, backward, update = passes[k.parity]
-                epoch, pos, done = epoch_next, pos_next, i + 1
+                keep_error(e)
+                keep_sums(snapshot())
+                parity ^= 1
+                forward, backward, update = passes[parity]
+                epoch, pos = epoch_next, pos_next
+        k.parity = parity  # (an exception above leaves k.weights None: the next step loads)
         k.bind()  # the phases of the parity the loop left
+        done = len(errors)
         if done:
             self.state = State(k.current_weights(), self.state.step + done, epoch, pos)
         k.weights = self.state.weights
-        sums = sums[:done]
+        sums = np.frombuffer(b"".join(kept)).reshape(done, 2 * L)
         return RunRecord(
             np.arange(first, first + done),
-            err[:done],
+            np.array(errors, dtype=np.float64),
             np.sqrt(sums[:, L:]),
             sums[:, :L] / k.layout.unit_counts,
             bool(message),
