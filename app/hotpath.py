@@ -1,28 +1,31 @@
-"""The hot path: ``POST /api/sessions/{id}/step`` without examples, served below FastAPI.
+"""The hot path: ``POST /api/sessions/{id}/step`` without examples, answered at the door.
 
 A class stepping its networks sends this one request many times a second, and for it
-FastAPI's routing, dependency solving and request objects cost about as much as the
-SGD step, its metrics and its JSON together (in process: ~150 of ~400 µs). This
-middleware answers exactly that request — no body, or the ``{}`` the page sends — by
-calling what the route calls (``step_response`` in app/routes/sessions.py), so the
-bytes and headers are the route's. Everything else goes on to FastAPI untouched,
-including a step that names its examples (``{"indices": [...]}``) and every error
-but a session's own (``ApiError``: unknown session, a phase in progress), which is
-answered as app/errors.py answers it. The route stays declared: it is what /docs
-shows and what serves the other bodies. tests/test_hotpath.py holds both to the same
-output.
+FastAPI's middleware, routing, dependency solving and request objects cost about as
+much as the SGD step, its metrics and its JSON together (in process, ~190 of ~400
+µs). ``BackpropLab``, the app, hands exactly that request — no body, or the ``{}`` the
+page sends — to ``StepHotPath`` before any of FastAPI runs. It calls what the route
+calls (``step_response`` in app/routes/sessions.py) and adds what the middleware would
+(security headers; ``Vary`` on an uncompressed answer, as GZipMiddleware does), so
+status, headers and bytes are the route's. Everything else goes on to FastAPI
+untouched: a step that names its examples (``{"indices": [...]}``), any other body,
+every other path. A session's own errors (``ApiError``: unknown session, read-only,
+a phase in progress) are answered as app/errors.py answers them; anything else
+propagates to the server, which answers 500, as FastAPI's ServerErrorMiddleware would.
+The route stays declared: it is what /docs shows and what serves the other bodies.
+tests/test_hotpath.py holds both to the same output.
 
-It sits inside the security-headers middleware (so its responses get them) and
-outside the body-size limit (it reads at most the two bytes of ``{}``).
+The body-size limit does not apply: the hot path reads at most the two bytes of ``{}``.
 """
 
 from __future__ import annotations
 
+from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import ApiError
-from app.middleware import GZIP_MIN_BYTES
+from app.middleware import GZIP_MIN_BYTES, SECURITY_HEADERS
 from app.routes.sessions import step_response
 
 PREFIX = "/api/sessions/"
@@ -30,12 +33,17 @@ SUFFIX = "/step"
 EMPTY_OBJECT = b"{}"
 
 
+def is_step(scope: Scope) -> bool:
+    """A cheap first test: ``POST …/step`` (``StepHotPath`` makes sure)."""
+    return scope["type"] == "http" and scope["path"].endswith(SUFFIX) and scope["method"] == "POST"
+
+
 def _step_session_id(scope: Scope) -> str | None:
     """The session id if this is ``POST /api/sessions/{id}/step`` (else None)."""
-    if scope["type"] != "http" or scope["method"] != "POST" or scope.get("root_path"):
+    if not is_step(scope) or scope.get("root_path"):
         return None
     path: str = scope["path"]
-    if not (path.startswith(PREFIX) and path.endswith(SUFFIX)):
+    if not path.startswith(PREFIX):
         return None
     sid = path[len(PREFIX) : -len(SUFFIX)]
     return sid if sid and "/" not in sid else None
@@ -47,10 +55,12 @@ def _json_media_type(value: bytes) -> bool:
 
 
 class StepHotPath:
-    """Serve a plain step (no body, or ``{}``) without FastAPI's request machinery."""
+    """Serve a plain step (no body, or ``{}``) of ``owner``'s sessions without FastAPI's
+    request machinery; pass anything else on to ``app`` (the whole FastAPI app)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, owner: Starlette) -> None:
         self.app = app
+        self.owner = owner
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         sid = _step_session_id(scope)
@@ -83,14 +93,15 @@ class StepHotPath:
                 break
         gzip_ok = b"gzip" in accept
         try:
-            session = scope["app"].state.store.get(sid)
+            session = self.owner.state.store.get(sid)
             async with session.lock:
                 response = step_response(session, None, gzip_ok)
         except ApiError as e:
             response = JSONResponse({"detail": e.detail}, status_code=e.status_code)
         if not gzip_ok and len(response.body) >= GZIP_MIN_BYTES:
             # What GZipMiddleware adds to the route's uncompressed answer.
-            response.headers["Vary"] = "Accept-Encoding"
+            response.raw_headers.append((b"vary", b"Accept-Encoding"))
+        response.raw_headers += SECURITY_HEADERS  # what SecurityHeadersMiddleware adds
         await response(scope, receive, send)
 
 

@@ -19,11 +19,12 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from app import __version__
 from app.errors import install_error_handlers
 from app.follow import FollowHub
-from app.hotpath import StepHotPath
+from app.hotpath import StepHotPath, is_step
 from app.middleware import GZIP_MIN_BYTES, BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from app.routes import exports, follow, meta, sessions
 from app.sessions import SessionStore
@@ -62,6 +63,21 @@ async def _sweep_forever(store: SessionStore, every_seconds: float = 60.0) -> No
         store.sweep()
 
 
+class BackpropLab(FastAPI):
+    """FastAPI, but for the one request a class sends many times a second: a plain
+    step is answered at the door, before FastAPI's machinery (app/hotpath.py)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.hot_path = StepHotPath(super().__call__, self)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if is_step(scope):
+            await self.hot_path(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. Without ``settings`` they are read from BACKPROP_* variables."""
     settings = settings or get_settings()
@@ -77,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sweeper.cancel()
         app.state.follow.close()
 
-    app = FastAPI(
+    app = BackpropLab(
         title="Backprop Lab",
         version=__version__,
         summary="Every number of one SGD iteration: forward, backward, update.",
@@ -93,7 +109,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # hot path, are compressed where they are made: app/middleware.py gzip_digits.)
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=1)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(StepHotPath)  # a plain step, answered below FastAPI: app/hotpath.py
     app.add_middleware(SecurityHeadersMiddleware)
 
     install_error_handlers(app)
