@@ -160,6 +160,10 @@ class Layout:
         # For the saturation of hidden layers from the span of their augmented x.
         xa0 = self.spans["xa"][0]
         self.xa_starts = np.array([a - xa0 for a, _, _ in self.slots["xa"]], dtype=np.intp)
+        # When θ and the output's activation saturate alike, x(1 … L) are one span (the
+        # hidden layers' augmented x, then x(L)): one mask and one reduceat for all.
+        self.same_saturation = hidden.saturated is output.saturated
+        self.x_starts = np.append(self.xa_starts, self.spans["out"][0] - xa0)
         self.bias_saturated = B * int(hidden.saturated(np.ones(1))[0])
         self.size = at
         self.unit_counts = np.array([B * n for n in layers[1:]], dtype=np.float64)
@@ -283,17 +287,25 @@ class Frame:
         got = self._derived.get("saturation")
         if got is None:
             lay = self.layout
-            out = self._span("out")
-            last = int(np.count_nonzero(lay.output.saturated(out))) / out.size
-            if lay.depth == 1:
-                got = (last,)
-            else:
-                flagged = lay.hidden.saturated(self._span("xa"))
-                counts = np.add.reduceat(flagged, lay.xa_starts, dtype=np.intp).tolist()
-                bias = lay.bias_saturated  # the bias units x_0 = 1, one per example
-                sizes = lay.hidden_counts
+            bias = lay.bias_saturated  # the bias units x_0 = 1, one per example
+            sizes = lay.hidden_counts
+            if lay.depth > 1 and lay.same_saturation:
+                xa0, end = lay.spans["xa"][0], lay.spans["out"][1]
+                base = lay.trace[0]
+                flagged = lay.hidden.saturated(self.buf[xa0 - base : end - base])
+                *counts, last = np.add.reduceat(flagged, lay.x_starts, dtype=np.intp).tolist()
                 got = tuple([(c - bias) / n for c, n in zip(counts, sizes, strict=True)])
-                got += (last,)
+                got += (last / (lay.batch * lay.layers[-1]),)
+            else:
+                out = self._span("out")
+                last = int(np.count_nonzero(lay.output.saturated(out))) / out.size
+                if lay.depth == 1:
+                    got = (last,)
+                else:
+                    flagged = lay.hidden.saturated(self._span("xa"))
+                    counts = np.add.reduceat(flagged, lay.xa_starts, dtype=np.intp).tolist()
+                    got = tuple([(c - bias) / n for c, n in zip(counts, sizes, strict=True)])
+                    got += (last,)
             self._derived["saturation"] = got
         return got
 

@@ -678,14 +678,15 @@ class Network:
         # The kept buffers serve one caller at a time; a second thread meanwhile (say,
         # a report being written while a page asks for the state) gets fresh ones.
         mine = self._evaluating.acquire(blocking=False)
+        token = _quiet(_QUIET)  # np.errstate(all="ignore"), cheaper: called every step
         try:
-            with np.errstate(all="ignore"):
-                s, _, out = self.propagate(xa0, into=buffers if mine else None)
-                errors = np.add.reduceat(self._loss.error(s[-1], out, targets), starts).tolist()
-                if self.encoding != REAL:
-                    correct = self._correct(out, y_raw)
-                    right = np.add.reduceat(correct, starts, dtype=np.intp).tolist()
+            s, _, out = self.propagate(xa0, into=buffers if mine else None)
+            errors = np.add.reduceat(self._loss.error(s[-1], out, targets), starts).tolist()
+            if self.encoding != REAL:
+                correct = self._correct(out, y_raw)
+                right = np.add.reduceat(correct, starts, dtype=np.intp).tolist()
         finally:
+            _loud(token)
             if mine:
                 self._evaluating.release()
         sizes = [n, total - n] if len(starts) == 2 else [total]  # the training set is never empty

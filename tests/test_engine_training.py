@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -136,6 +137,17 @@ def test_divergence_is_refused_with_weights_unchanged_and_no_warnings():
     assert not any(net.step().diverged for _ in range(20))
 
 
+def test_metrics_of_overflowing_weights_leak_no_warnings():
+    ds = make_dataset("sine", n=20)
+    huge = [np.full((2, 8), 1e200), np.full((9, 8), 1e200), np.full((9, 1), -1e200)]
+    net = Network(Config((1, 8, 8, 1), "identity", "identity", "squared"), ds, huge)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any NumPy RuntimeWarning fails the test
+        m = net.metrics()
+    assert not math.isfinite(m["train_error"])
+    assert np.geterr()["over"] == "warn"  # nothing left switched off
+
+
 def test_a_finite_gradient_times_a_huge_eta_blames_the_learning_rate():
     # s = 10, y = −10: δ = 2 (s − y) = 40 and G = [40, 400], so η G overflows.
     ds = custom_dataset([[10.0]], [-10.0], regression=True)
@@ -215,6 +227,32 @@ def test_saturation_counts_units_in_the_flat_region():
     assert sig.step().saturation[0] == pytest.approx(2 / 3)
     relu = Network(Config((2, 3, 1), "relu", "tanh", "squared"), ds, [w1, w2])
     assert relu.step().saturation[0] == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize(
+    "hidden, output, loss",
+    [
+        ("tanh", "tanh", "squared"),
+        ("sigmoid", "sigmoid", "squared"),
+        ("relu", "tanh", "squared"),
+        ("tanh", "sigmoid", "cross_entropy"),
+        ("tanh", "identity", "squared"),
+    ],
+)
+def test_saturation_of_every_layer_is_counted_from_its_x(hidden, output, loss):
+    """Every layer, the output's included, against x(l) and the definitions."""
+    flat = {
+        "tanh": lambda x: np.abs(x) > 0.99,
+        "sigmoid": lambda x: (x < 0.01) | (x > 0.99),
+        "relu": lambda x: x == 0.0,
+        "identity": lambda x: np.zeros(x.shape, bool),
+    }
+    cfg = Config((2, 5, 3, 1), hidden, output, loss, "normal", 4.0, batch_size=7, seed=3)
+    t = Network(cfg, make_dataset("circle", n=60)).step()
+    thetas = [hidden, hidden, output]
+    want = [flat[th](x).mean() for th, x in zip(thetas, t.x, strict=True)]
+    assert list(t.saturation) == pytest.approx(want, abs=1e-15)
+    assert sum(want[:2]) > 0  # a large init scale: some hidden units are flat
 
 
 def test_predict_and_metrics_leave_the_state_alone():
