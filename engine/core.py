@@ -167,6 +167,7 @@ class Layout:
         self.bias_saturated = B * int(hidden.saturated(np.ones(1))[0])
         self.size = at
         self.unit_counts = np.array([B * n for n in layers[1:]], dtype=np.float64)
+        self.unit_count_list = self.unit_counts.tolist()
         self.hidden_counts = [B * n for n in layers[1:-1]]
 
     @cached_property
@@ -266,7 +267,10 @@ class Frame:
         got = self._derived.get("grad_norm")
         if got is None:
             L = self.layout.depth
-            got = self._derived["grad_norm"] = tuple(np.sqrt(self.sums()[L:]).tolist())
+            # On Python floats: a handful of numbers, and math.sqrt rounds as np.sqrt does
+            # (IEEE), so these are the bits fast-forward's vectorised sqrt gives.
+            sums = self.sums()[L:].tolist()
+            got = self._derived["grad_norm"] = tuple([math.sqrt(g) for g in sums])
         return got
 
     def delta_mean_abs(self) -> tuple[float, ...]:
@@ -274,8 +278,10 @@ class Frame:
         got = self._derived.get("delta_mean_abs")
         if got is None:
             lay = self.layout
-            means = self.sums()[: lay.depth] / lay.unit_counts
-            got = self._derived["delta_mean_abs"] = tuple(means.tolist())
+            sums = self.sums()[: lay.depth].tolist()
+            counts = lay.unit_count_list
+            got = tuple([a / n for a, n in zip(sums, counts, strict=True)])  # IEEE, as NumPy
+            self._derived["delta_mean_abs"] = got
         return got
 
     def saturation(self) -> tuple[float, ...]:
