@@ -349,24 +349,42 @@ def test_metrics_equal_evaluate_on_each_set(name, kwargs, cfg):
 
 
 def test_metrics_from_two_threads_at_once_are_both_right():
-    """metrics() keeps its buffers between calls; concurrent callers must not share them."""
+    """metrics() keeps its buffers between calls, shared by the networks of one shape;
+    concurrent callers, of one network or of two, must not write into each other's."""
     import threading
 
-    net = Network(Config((2, 16, 16, 1)), make_dataset("circle", n=400))
-    want = net.metrics()
+    cfg = Config((2, 16, 16, 1))
+    nets = [Network(cfg, make_dataset("circle", n=400, seed=s)) for s in (1, 2)]
+    want = [net.metrics() for net in nets]
+    assert want[0] != want[1]
     got, barrier = [], threading.Barrier(4)
 
-    def worker():
+    def worker(i):
         barrier.wait()
         for _ in range(200):
-            got.append(net.metrics())
+            got.append((i, nets[i].metrics()))
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
+    threads = [threading.Thread(target=worker, args=(i % 2,)) for i in range(4)]
     for th in threads:
         th.start()
     for th in threads:
         th.join()
-    assert len(got) == 800 and all(m == want for m in got)
+    assert len(got) == 800 and all(m == want[i] for i, m in got)
+
+
+def test_metrics_buffers_go_with_the_last_network_of_their_shape():
+    import gc
+
+    from engine import network as network_module
+
+    key = ((2, 7, 1), 50)
+    nets = [Network(Config(key[0]), make_dataset("xor", n=50, test_ratio=0)) for _ in range(2)]
+    for net in nets:
+        net.metrics()
+    assert key in network_module._SCRATCH
+    del net, nets
+    gc.collect()
+    assert key not in network_module._SCRATCH
 
 
 def test_a_fast_forward_interrupted_midway_leaves_the_network_as_it_was():
