@@ -50,7 +50,6 @@ position: a keyword costs a few per cent of a small call).
 from __future__ import annotations
 
 import math
-from functools import cached_property
 
 import numpy as np
 
@@ -169,34 +168,6 @@ class Layout:
         self.unit_counts = np.array([B * n for n in layers[1:]], dtype=np.float64)
         self.unit_count_list = self.unit_counts.tolist()
         self.hidden_counts = [B * n for n in layers[1:-1]]
-
-    @cached_property
-    def row_slices(self) -> dict[str, tuple[tuple[slice, ...], ...]]:
-        """Per kind, per layer, one slice per row into the flat trace span: to read a
-        trace's numbers as nested lists (``StepTrace.lists``) without making arrays.
-
-        "x" is x(1 … L) without the bias column; "input" and "target" (one slice for all
-        the rows) are the parts of the [1, x(0), y] rows; "update" slices the flat ΔW,
-        which has G's layout."""
-
-        def rows(kinds, start=1, stop=0, at=self.trace[0]):
-            return tuple(
-                tuple(slice(i + start, i + c - stop) for i in range(a - at, b - at, c))
-                for kind in kinds
-                for a, b, (_, c) in self.slots[kind]
-            )
-
-        ((a, b, (_, c)),) = self.slots["rows"]
-        base = self.trace[0]
-        return {
-            "s": rows(["s"], 0),
-            "x": rows(["xa"]) + rows(["out"], 0),
-            "delta": rows(["delta"], 0),
-            "grad": rows(["grad"], 0),
-            "update": rows(["grad"], 0, at=self.spans["grad"][0]),
-            "input": rows(["rows"], 1, 1),
-            "target": ((slice(a - base + c - 1, b - base, c),),),
-        }
 
     def carve(self, buf: Array, kind: str, base: int = 0) -> tuple[Array, ...]:
         """Per-layer views of ``kind`` in ``buf``, whose element 0 is offset ``base``."""

@@ -19,6 +19,9 @@ from .core import Frame
 Array = np.ndarray
 
 
+_PER_LAYER = ("s", "x", "delta", "grad", "update", "weights")
+
+
 class _Record:
     """Immutable: fields live in one tuple, read through properties."""
 
@@ -184,42 +187,39 @@ class StepTrace(_Record):
         frame = self.frame
         return () if frame is None else frame.update(self.learning_rate)
 
-    def lists(self) -> dict[str, list]:
-        """The step's numbers as nested Python lists, for writing JSON.
+    def views(self) -> dict[str, Array | tuple[Array, ...]]:
+        """The step's numbers as fresh read-only views, for a reader that looks once.
 
-        ``input`` (B × d(0)) and ``target`` (B), and per layer l = 1 … L, lists over l
-        of ``s``, ``x``, ``delta`` (B × d(l)), ``grad``, ``update`` and ``weights``
-        ((d(l-1) + 1) × d(l)): the same floats as the arrays, made by one ``tolist()`` of
-        the trace's flat buffer (and of ΔW's, W's) and list slicing — about four times
-        faster than a ``tolist()`` per array, which also makes every per-layer view.
-        A refused step has the batch's input and target and empty per-layer lists.
+        ``input`` (B × d(0)), ``target`` (B), and per kind a tuple over l = 1 … L: ``s``,
+        ``x``, ``delta`` (B × d(l)), ``grad``, ``update``, ``weights`` ((d(l-1) + 1) ×
+        d(l)). The same numbers as the properties, without making (and keeping) every
+        kind's views and caches: what a serialiser wants (``app.schemas.step_json``).
+        All are C-contiguous but the hidden layers' x, which leave out the bias column.
+        A refused step has its input and target, and empty tuples.
         """
         frame = self.frame
         if frame is None:
-            empty: list = []
-            return dict.fromkeys(("s", "x", "delta", "grad", "update", "weights"), empty) | {
-                "input": self.input.tolist(),
-                "target": self.target.tolist(),
-            }
+            return dict.fromkeys(_PER_LAYER, ()) | {"input": self.input, "target": self.target}
         lay, buf = frame.layout, frame.buf
         base, (g0, g1) = lay.trace[0], lay.spans["grad"]
         update = np.multiply(buf[g0 - base : g1 - base], -self.learning_rate)  # as update()
-        slices = lay.row_slices
+        update.flags.writeable = False
+        slots = lay.slots
 
-        def rows(kind: str, numbers: list) -> list[list]:
-            get = numbers.__getitem__
-            return [list(map(get, layer)) for layer in slices[kind]]
+        def views(kind: str, flat: Array = buf, at: int = base) -> tuple[Array, ...]:
+            return tuple([flat[a - at : b - at].reshape(shape) for a, b, shape in slots[kind]])
 
-        flat = buf.tolist()
+        ((a, b, shape),) = slots["rows"]  # [1, x(0), y]
+        rows = buf[a - base : b - base].reshape(shape)
         return {
-            "input": rows("input", flat)[0],
-            "target": flat[slices["target"][0][0]],
-            "s": rows("s", flat),
-            "x": rows("x", flat),
-            "delta": rows("delta", flat),
-            "grad": rows("grad", flat),
-            "update": rows("update", update.tolist()),
-            "weights": [w.tolist() for w in self.weights],
+            "input": rows[:, 1:-1],
+            "target": rows[:, -1],
+            "s": views("s"),
+            "x": tuple([xa[:, 1:] for xa in views("xa")]) + views("out"),
+            "delta": views("delta"),
+            "grad": views("grad"),
+            "update": views("grad", update, g0),
+            "weights": self.weights,
         }
 
     def layer(self, l: int) -> LayerTrace:
