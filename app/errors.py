@@ -54,10 +54,15 @@ def _message(err: dict) -> str:
     return f"{where}: {msg[:1].lower() + msg[1:]}."
 
 
+def api_error_response(exc: ApiError) -> JSONResponse:
+    """The answer to an ApiError: its sentence in ``detail``, with its status."""
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        return api_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

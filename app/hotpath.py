@@ -21,12 +21,11 @@ The body-size limit does not apply: the hot path reads at most the two bytes of 
 from __future__ import annotations
 
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.errors import ApiError
-from app.middleware import GZIP_MIN_BYTES, SECURITY_HEADERS
-from app.routes.sessions import step_response
+from app.errors import ApiError, api_error_response
+from app.middleware import GZIP_MIN_BYTES, replaying, secured
+from app.routes.sessions import is_json, step_response
 
 PREFIX = "/api/sessions/"
 SUFFIX = "/step"
@@ -38,36 +37,31 @@ def is_step(scope: Scope) -> bool:
     return scope["type"] == "http" and scope["path"].endswith(SUFFIX) and scope["method"] == "POST"
 
 
-def _step_session_id(scope: Scope) -> str | None:
-    """The session id if this is ``POST /api/sessions/{id}/step`` (else None)."""
-    if not is_step(scope) or scope.get("root_path"):
-        return None
+def _session_id(scope: Scope) -> str | None:
+    """The session id of ``POST /api/sessions/{id}/step``, given that ``is_step(scope)``."""
     path: str = scope["path"]
-    if not path.startswith(PREFIX):
+    if scope.get("root_path") or not path.startswith(PREFIX):
         return None
     sid = path[len(PREFIX) : -len(SUFFIX)]
     return sid if sid and "/" not in sid else None
 
 
-def _json_media_type(value: bytes) -> bool:
-    media_type = value.partition(b";")[0].strip().lower()
-    return media_type == b"application/json" or media_type.endswith(b"+json")
-
-
 class StepHotPath:
     """Serve a plain step (no body, or ``{}``) of ``owner``'s sessions without FastAPI's
-    request machinery; pass anything else on to ``app`` (the whole FastAPI app)."""
+    request machinery; pass anything else on to ``app`` (the whole FastAPI app). Called
+    for the requests ``is_step`` accepts."""
 
     def __init__(self, app: ASGIApp, owner: Starlette) -> None:
         self.app = app
         self.owner = owner
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        sid = _step_session_id(scope)
+        sid = _session_id(scope)
         if sid is None:
             await self.app(scope, receive, send)
             return
         length = content_type = None
+        accept = b""
         for name, value in scope["headers"]:
             if name == b"content-length":
                 length = value
@@ -75,41 +69,28 @@ class StepHotPath:
                 content_type = value
             elif name == b"transfer-encoding":
                 length = b"chunked"  # a streamed body: FastAPI reads it
+            elif name == b"accept-encoding":
+                accept = value
         if length not in (None, b"0"):
-            if length != b"2" or content_type is None or not _json_media_type(content_type):
+            declared = "" if content_type is None else content_type.decode("latin-1")
+            if length != b"2" or not is_json(declared):
                 await self.app(scope, receive, send)
                 return
             message = await receive()
             if message.get("body") != EMPTY_OBJECT or message.get("more_body", False):
-                await self.app(scope, _replay(message, receive), send)
+                await self.app(scope, replaying([message], receive), send)
                 return
-        await self._step(scope, sid, receive, send)
+        await self._step(scope, sid, b"gzip" in accept, receive, send)
 
-    async def _step(self, scope: Scope, sid: str, receive: Receive, send: Send) -> None:
-        accept = b""
-        for name, value in scope["headers"]:
-            if name == b"accept-encoding":
-                accept = value
-                break
-        gzip_ok = b"gzip" in accept
+    async def _step(self, scope: Scope, sid: str, gzip_ok: bool, receive: Receive, send: Send):
         try:
             session = self.owner.state.store.get(sid)
             async with session.lock:
                 response = step_response(session, None, gzip_ok)
         except ApiError as e:
-            response = JSONResponse({"detail": e.detail}, status_code=e.status_code)
+            response = api_error_response(e)
         if not gzip_ok and len(response.body) >= GZIP_MIN_BYTES:
             # What GZipMiddleware adds to the route's uncompressed answer.
             response.raw_headers.append((b"vary", b"Accept-Encoding"))
-        response.raw_headers += SECURITY_HEADERS  # what SecurityHeadersMiddleware adds
+        response.raw_headers = secured(response.raw_headers)  # as SecurityHeadersMiddleware
         await response(scope, receive, send)
-
-
-def _replay(first: Message, receive: Receive) -> Receive:
-    """``receive`` that hands out an already received message first."""
-    pending = [first]
-
-    async def replay() -> Message:
-        return pending.pop() if pending else await receive()
-
-    return replay

@@ -45,6 +45,20 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 _SECURITY = frozenset(name for name, _ in SECURITY_HEADERS)
 
 
+def secured(headers) -> list[tuple[bytes, bytes]]:
+    """Raw response headers with SECURITY_HEADERS in place of any of the same names."""
+    return [h for h in headers if h[0].lower() not in _SECURITY] + SECURITY_HEADERS
+
+
+def replaying(messages: list[Message], receive: Receive) -> Receive:
+    """``receive`` that hands out already received ``messages`` first, in order."""
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replay
+
+
 class SecurityHeadersMiddleware:
     """Add SECURITY_HEADERS to every HTTP response, errors and static files included."""
 
@@ -58,8 +72,7 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [h for h in message.get("headers", ()) if h[0].lower() not in _SECURITY]
-                message = {**message, "headers": headers + SECURITY_HEADERS}
+                message = {**message, "headers": secured(message.get("headers", ()))}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -107,10 +120,7 @@ class BodySizeLimitMiddleware:
             if not message.get("more_body", False):
                 break
 
-        async def replay() -> Message:
-            return chunks.pop(0) if chunks else await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(chunks, receive), send)
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(

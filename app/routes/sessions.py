@@ -165,19 +165,25 @@ OPTIONAL_INDICES_BODY = {
 }
 
 
+def is_json(content_type: str) -> bool:
+    """A Content-Type that FastAPI reads as JSON (application/json, …+json)."""
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
 async def _indices_of(request: Request) -> list[int] | None:
     """The ``indices`` of an optional ``IndicesRequest`` body, read as FastAPI would.
 
-    An empty body (what the page sends) skips FastAPI's body machinery: about 35 µs per
-    step. Errors are FastAPI's own (RequestValidationError, locations under "body"), so
-    they read as the same sentences (app/errors.py).
+    An empty body skips FastAPI's body machinery (about 35 µs per step; the page's
+    plain steps do not come here at all: app/hotpath.py). Errors are FastAPI's own
+    (RequestValidationError, locations under "body"), so they read as the same
+    sentences (app/errors.py).
     """
     raw = await request.body()
     if not raw:
         return None
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     data: Any = raw  # not JSON: refused below as "not an object", as FastAPI does
-    if media_type == "application/json" or media_type.endswith("+json"):
+    if is_json(request.headers.get("content-type", "")):
         try:
             data = stdlib_json.loads(raw)
         except ValueError:  # JSONDecodeError and UnicodeDecodeError
