@@ -435,6 +435,19 @@ class Kernel:
         primes = self._primes
         if primes is not None:
             span_prime, x_span, t_span, t_hidden, t_out = primes
+
+        def propagate(batch: Array) -> None:
+            """s and x of every layer for the batch's rows [1, x(0), y] (and θ' in one pass
+            when the activation allows: see _span_primes)."""
+            copyto(rows, batch)
+            for a, w, sl, xl in hidden_layers:
+                dot(a, w, sl)
+                hidden_forward(sl, xl)
+            dot(xa_last, w_last, s_last)
+            output_forward(s_last, out)
+            if primes is not None:
+                span_prime(None, x_span, t_span)
+
         if B == 1 and out.size == 1 and loss.output is _squared_output and prime is not None:
             # One example, one output unit, squared error: e and δ(L) are a handful of
             # operations on one number each, in Python floats — the very IEEE operations
@@ -444,14 +457,7 @@ class Kernel:
 
             def forward(batch: Array) -> float:
                 """e for the one row [1, x(0), y]; fills s, x and δ(L)."""
-                copyto(rows, batch)
-                for a, w, sl, xl in hidden_layers:
-                    dot(a, w, sl)
-                    hidden_forward(sl, xl)
-                dot(xa_last, w_last, s_last)
-                output_forward(s_last, out)
-                if primes is not None:
-                    span_prime(None, x_span, t_span)
+                propagate(batch)
                 x1 = out_item()
                 res = x1 - rows_item(-1)  # x_1(L) − y
                 d_last[0] = res * prime(x1) * 2.0  # δ_1(L) = 2 (x_1(L) − y) θ'(s_1(L))
@@ -462,13 +468,7 @@ class Kernel:
 
             def forward(batch: Array) -> float:
                 """Mean e over the batch's rows [1, x(0), y] (B of them); fills s, x and δ(L)."""
-                copyto(rows, batch)
-                for a, w, sl, xl in hidden_layers:
-                    dot(a, w, sl)
-                    hidden_forward(sl, xl)
-                dot(xa_last, w_last, s_last)
-                output_forward(s_last, out)
-                span_prime(None, x_span, t_span)
+                propagate(batch)
                 subtract(out, y, r)  # x(L) − y
                 multiply(r, t_out, d_last)
                 multiply(d_last, two, d_last)  # δ(L) = 2 (x(L) − y) θ'(s(L))
@@ -477,14 +477,7 @@ class Kernel:
 
             def forward(batch: Array) -> float:
                 """Mean e over the batch's rows [1, x(0), y] (B of them); fills s, x and δ(L)."""
-                copyto(rows, batch)
-                for a, w, sl, xl in hidden_layers:
-                    dot(a, w, sl)
-                    hidden_forward(sl, xl)
-                dot(xa_last, w_last, s_last)
-                output_forward(s_last, out)
-                if primes is not None:
-                    span_prime(None, x_span, t_span)
+                propagate(batch)
                 return output_loss(s_last, out, y, output, delta[-1], r, t) * inv_b
 
         # backward, layer L first: (δ(l), W(l)ᵀ without the bias row, δ(l-1), s(l-1),
