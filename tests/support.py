@@ -12,6 +12,15 @@ import uvicorn
 from app.main import create_app
 from app.settings import Settings
 
+# A session config whose steps diverge within a few steps (η = 1e6 on a linear net).
+DIVERGING = {
+    "layers": [2, 4, 1],
+    "activation": "identity",
+    "output": "identity",
+    "learning_rate": 1e6,
+    "dataset": {"name": "gaussians", "n": 40},
+}
+
 # Debian's Chromium: Playwright's own browser download is not available here.
 CHROMIUM_PATH = Path("/usr/bin/chromium")
 # Without the networking flags Chromium phones home at start, which an offline

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.settings import Settings
 from engine import Config, Network, make_dataset
+from tests.support import DIVERGING
 
 API = "/api/sessions"
 
@@ -260,14 +261,7 @@ def test_export_import_continues_identically(client):
 
 
 def test_divergence_is_reported_and_the_session_keeps_its_weights(client):
-    sid = new(
-        client,
-        layers=[2, 4, 1],
-        activation="identity",
-        output="identity",
-        learning_rate=1e6,
-        dataset={"name": "gaussians", "n": 40},
-    )
+    sid = new(client, **DIVERGING)
     for _ in range(50):
         before = client.get(f"{API}/{sid}").json()["state"]
         r = client.post(f"{API}/{sid}/step")

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 import app.routes.sessions as routes
 from app.routes.sessions import step_response
+from tests.support import DIVERGING
 
 API = "/api/sessions"
 CONFIG = {"layers": [2, 8, 8, 1], "batch_size": 3, "seed": 11}
@@ -99,14 +100,7 @@ def test_errors_on_the_hot_path_are_the_apps_sentences(client):
 
 
 def test_a_refused_step_on_the_hot_path(client):
-    sid = new(
-        client,
-        layers=[2, 4, 1],
-        activation="identity",
-        output="identity",
-        learning_rate=1e6,
-        dataset={"name": "gaussians", "n": 40},
-    )
+    sid = new(client, **DIVERGING)
     for _ in range(6):
         before = client.get(f"{API}/{sid}").json()
         r = client.post(f"{API}/{sid}/step")

@@ -14,6 +14,7 @@ from app.middleware import gzip_digits
 from app.schemas import LayerOut, Progress, SessionConfig, StepOut, progress_dict, step_json
 from app.sessions import HISTORY_BATCH, SessionStore
 from app.settings import Settings
+from tests.support import DIVERGING
 
 API = "/api/sessions"
 PER_LAYER = ("s", "x", "delta", "grad", "update", "weights")
@@ -30,13 +31,6 @@ CASES = {
     # δ vanishes through 16 sigmoid layers: tiny numbers, written with exponents.
     "16 hidden layers": {"layers": [2] + [4] * 16 + [1], "activation": "sigmoid"},
     "regression": {"layers": [1, 6, 1], "output": "identity", "dataset": {"name": "sine"}},
-}
-DIVERGING = {
-    "layers": [2, 4, 1],
-    "activation": "identity",
-    "output": "identity",
-    "learning_rate": 1e6,
-    "dataset": {"name": "gaussians", "n": 40},
 }
 
 
