@@ -546,10 +546,7 @@ class Network:
         Called with NumPy's floating-point warnings off (``np.errstate`` or ``_quiet``).
         """
         eta = self.config.learning_rate
-        neg = self._eta
-        if neg[0] != eta:
-            neg = self._eta = (eta, np.array(-eta))
-        total = err + k.update(neg[1])
+        total = err + k.update(self._neg_eta())
         if not math.isfinite(total):
             msg = _refusal(err, k.sums, eta)
             frame = k.capture()
