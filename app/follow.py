@@ -34,9 +34,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.errors import ApiError
+from app.encode import backward_document, dumps, forward_document, step_document
+from app.exceptions import NotFound, OutOfOrder, ReadOnly, Refused, TooMany
 from app.exercise import StepNumbers
-from app.schemas import BackwardOut, ExerciseMode, ForwardOut, State, progress_dict, step_json
+from app.schemas import ExerciseMode, State, progress_dict
 from app.sessions import Session, SessionStore
 from app.settings import Settings
 
@@ -126,16 +127,15 @@ class Share:
 
     def numbers(self, step: int | None) -> StepNumbers:
         if not self.records:
-            raise ApiError(409, "There is no step to predict yet: wait for the forward beat.")
+            raise OutOfOrder("There is no step to predict yet: wait for the forward beat.")
         if step is None:
             return self.records[-1]
         for numbers in self.records:
             if numbers.step == step:
                 return numbers
-        raise ApiError(
-            409,
+        raise OutOfOrder(
             f"Step {step} is no longer kept (the run is at step {self.records[-1].step}): "
-            "predict the step on show.",
+            "predict the step on show."
         )
 
 
@@ -218,7 +218,7 @@ class FollowHub:
     def shared(self, session: Session) -> Share:
         share = self._by_session.get(session.id)
         if share is None or share.ended:
-            raise ApiError(404, "This session is not shared: POST …/share to share it first.")
+            raise NotFound("This session is not shared: POST …/share to share it first.")
         return share
 
     def unshare(self, session: Session) -> None:
@@ -232,21 +232,20 @@ class FollowHub:
     def by_token(self, token: str) -> Share:
         share = self._by_token.get(token)
         if share is None or share.ended:
-            raise ApiError(404, NOT_SHARED)
+            raise NotFound(NOT_SHARED)
         return share
 
     def session_of(self, share: Share) -> Session:
         """The shared session, read without counting as the teacher's use."""
         if share.detached_at is not None:
-            raise ApiError(
-                409,
-                "The teacher's run has ended; the page is waiting for the teacher's next one.",
+            raise OutOfOrder(
+                "The teacher's run has ended; the page is waiting for the teacher's next one."
             )
         return self.store.get(share.session_id, touch=False)
 
     def _guard(self, sid: str) -> None:
         if sid in self._by_token:
-            raise ApiError(403, READ_ONLY)
+            raise ReadOnly(READ_ONLY)
 
     def _forgot(self, sid: str) -> None:
         share = self._by_session.get(sid)
@@ -325,7 +324,7 @@ class FollowHub:
         # fast-forward calls from a worker thread, so the sending happens on the loop.
         if kind == "forward":
             fwd, message = detail
-            body = f'"trace":{ForwardOut.from_forward(fwd, message).model_dump_json()}'
+            body = f'"trace":{dumps(forward_document(fwd, message)).decode()}'
             numbers = None
             if not message:
                 numbers = StepNumbers.pending(fwd, session.net.backward(fwd), session.net.weights)
@@ -337,7 +336,7 @@ class FollowHub:
 
         elif kind == "backward":
             step, bwd, message = detail
-            body = f'"trace":{BackwardOut.from_backward(step, bwd, message).model_dump_json()}'
+            body = f'"trace":{dumps(backward_document(step, bwd, message)).decode()}'
 
             def send() -> None:
                 self._publish(share, "backward", body)
@@ -345,7 +344,7 @@ class FollowHub:
         elif kind in ("update", "step"):
             trace = detail
             progress = progress_dict(session.net, session.phase, len(session.undo))
-            body = f'"trace":{step_json(trace, progress).decode()}'
+            body = f'"trace":{dumps(step_document(trace, progress)).decode()}'
 
             def send() -> None:
                 if not trace.diverged:
@@ -376,17 +375,15 @@ class FollowHub:
     # ------------------------------------------------------------- the stream
     def can_follow(self, share: Share) -> None:
         if len(share.followers) >= self.settings.max_followers_per_session:
-            raise ApiError(
-                429,
+            raise TooMany(
                 f"This run already has {len(share.followers)} followers, the limit "
                 f"(BACKPROP_MAX_FOLLOWERS_PER_SESSION = "
-                f"{self.settings.max_followers_per_session}).",
+                f"{self.settings.max_followers_per_session})."
             )
         if self.followers >= self.settings.max_followers:
-            raise ApiError(
-                429,
+            raise TooMany(
                 f"The server has {self.followers} followers, its limit "
-                f"(BACKPROP_MAX_FOLLOWERS = {self.settings.max_followers}).",
+                f"(BACKPROP_MAX_FOLLOWERS = {self.settings.max_followers})."
             )
 
     async def stream(self, share: Share, last_event_id: int | None) -> AsyncIterator[bytes]:
@@ -447,7 +444,7 @@ class FollowHub:
             return _frame(share.seq, "paused", data)
         try:
             session = self.store.get(share.session_id, touch=False)
-        except ApiError:
+        except Refused:
             return None
         data = f'{{"seq":{share.seq},"kind":"state","reason":"{reason}",'
         data += f"{self._state_body(share, session)}}}"

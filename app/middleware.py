@@ -1,5 +1,4 @@
-"""ASGI middleware applied to every HTTP response: security headers and a body-size cap;
-and the gzip that step traces get from their route (``gzip_digits``).
+"""ASGI middleware applied to every HTTP response: security headers and a body-size cap.
 
 Both middlewares are plain ASGI (not BaseHTTPMiddleware) so that streamed and file
 responses pass through untouched.
@@ -7,7 +6,6 @@ responses pass through untouched.
 
 import json
 
-from isal import isal_zlib
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Scripts only from this server, and no inline scripts: the page is plain ES modules.
@@ -29,8 +27,6 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-
-GZIP_WBITS = 16 + 15  # a gzip header and trailer around a 32 KB-window deflate stream
 
 # Responses smaller than this are sent uncompressed (gzip would barely shrink them).
 GZIP_MIN_BYTES = 1024
@@ -137,14 +133,3 @@ class BodySizeLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-def gzip_digits(body: bytes) -> bytes:
-    """gzip for JSON that is mostly full-precision floats (step traces), by ISA-L.
-
-    Measured on 600 step traces of 2-8-8-1 and 2-16-16-1 (8-11 KB raw): the standard
-    library's zlib takes ~110 µs for Huffman coding alone (4.5 KB) and ~160 µs at level
-    1 (3.7 KB); ISA-L's level 1 takes ~55 µs for 3.4 KB. A step's gzip was a fifth of
-    the server's work per step.
-    """
-    return isal_zlib.compress(body, 1, GZIP_WBITS)

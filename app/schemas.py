@@ -1,26 +1,19 @@
-"""Request and response schemas, and the one place where engine traces become JSON.
+"""Request and response schemas.
 
 Inputs use finite floats only (``allow_inf_nan=False``): ``ge=`` alone lets ``inf``
-through. Responses are built from engine objects by the ``from_*`` constructors
-below and serialised by pydantic-core (``model_dump_json``); every number in them
-is finite because the engine refuses a step that is not (a refused step says
-``diverged: true`` and carries no per-layer numbers).
-
-One response skips the models: a step's trace, the API's hot path (one per key press,
-a class of them at once). ``step_json`` writes the ``StepOut`` document straight from
-the trace's numbers with orjson, whose bytes are those ``model_dump_json`` would give
-(tested); ``StepOut`` stays its documented response model.
+through. Responses are built from engine objects by the ``from_*`` constructors below;
+the documents that carry a step's numbers (``StepOut``, ``ForwardOut``,
+``BackwardOut``) are written by app/encode.py, in these models' shapes.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Literal
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engine import Config, Network, StepTrace
+from app.encode import finite_or_none
+from engine import Config, Network
 from engine.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from engine.datasets import DATASETS, Dataset, custom_dataset, make_dataset
 from engine.losses import check_pair
@@ -97,6 +90,22 @@ class SessionConfig(Strict):
         check_pair(self.output, self.loss, self.layers[-1])
         return self
 
+    @classmethod
+    def from_engine(cls, config: Config, dataset: GeneratedDataset | CustomDataset):
+        """The config of a run from its network's config (η, B and the seed change
+        during a run) and its data set."""
+        return cls.model_construct(
+            layers=list(config.layers),
+            activation=config.activation,
+            output=config.output,
+            loss=config.loss,
+            init=InitConfig.model_construct(scheme=config.init, scale=config.init_scale),
+            learning_rate=config.learning_rate,
+            batch_size=config.batch_size,
+            dataset=dataset,
+            seed=config.seed,
+        )
+
     def engine_config(self) -> Config:
         return Config(
             tuple(self.layers),
@@ -170,16 +179,16 @@ class Progress(BaseModel):
 
 
 def progress_dict(net: Network, pending: str, undo_available: int) -> dict[str, Any]:
-    """The fields of ``Progress`` as plain values (``step_json`` writes them as they are)."""
+    """The fields of ``Progress`` as plain values (app/encode.py writes them as they are)."""
     st = net.state
     m = net.metrics()
     return {
         "step": st.step,
         "epoch": st.epoch,
         "position": st.position,
-        "train_error": _finite_or_none(m["train_error"]),
+        "train_error": finite_or_none(m["train_error"]),
         "train_accuracy": m["train_accuracy"],
-        "test_error": _finite_or_none(m["test_error"]),
+        "test_error": finite_or_none(m["test_error"]),
         "test_accuracy": m["test_accuracy"],
         "learning_rate": net.config.learning_rate,
         "batch_size": net.config.batch_size,
@@ -232,10 +241,14 @@ class DatasetOut(BaseModel):
         )
 
 
+PRIME = "θ'(s(l)), B × d(l): the slope backward multiplies by; null for a softmax layer"
+
+
 class ForwardLayer(BaseModel):
     layer: int
     s: Matrix
     x: Matrix
+    prime: Matrix | None = Field(description=PRIME)
 
 
 class BackwardLayer(BaseModel):
@@ -250,6 +263,7 @@ class LayerOut(BaseModel):
     layer: int = Field(description="l, 1 … L")
     s: Matrix = Field(description="s(l), B × d(l)")
     x: Matrix = Field(description="x(l) = θ(s(l)), B × d(l), without the bias unit")
+    prime: Matrix | None = Field(description=PRIME)
     delta: Matrix = Field(description="δ(l) = ∂e/∂s(l), B × d(l)")
     grad: Matrix = Field(description="G(l) = mean over the batch of x(l-1) δ(l); bias in row 0")
     update: Matrix = Field(description="ΔW(l) = −η G(l)")
@@ -270,26 +284,6 @@ class ForwardOut(BaseModel):
     message: str
     layers: list[ForwardLayer]
 
-    @classmethod
-    def from_forward(cls, fwd, message: str = "") -> ForwardOut:
-        L = len(fwd.s)
-        return cls.model_construct(
-            phase="forward",
-            step=fwd.step,
-            indices=fwd.indices.tolist(),
-            input=fwd.input.tolist(),
-            target=fwd.target.tolist(),
-            error=_finite_or_none(fwd.error),
-            diverged=bool(message),
-            message=message,
-            layers=[]
-            if message
-            else [
-                ForwardLayer.model_construct(layer=l, s=fwd.s[l - 1].tolist(), x=fwd.x(l).tolist())
-                for l in range(1, L + 1)
-            ],
-        )
-
 
 class BackwardOut(BaseModel):
     phase: Literal["backward"] = "backward"
@@ -297,27 +291,6 @@ class BackwardOut(BaseModel):
     diverged: bool
     message: str
     layers: list[BackwardLayer]
-
-    @classmethod
-    def from_backward(cls, step: int, bwd, message: str = "") -> BackwardOut:
-        return cls.model_construct(
-            phase="backward",
-            step=step,
-            diverged=bool(message),
-            message=message,
-            layers=[]
-            if message
-            else [
-                BackwardLayer.model_construct(
-                    layer=l,
-                    delta=bwd.delta[l - 1].tolist(),
-                    grad=bwd.grad[l - 1].tolist(),
-                    grad_norm=_finite_or_none(bwd.grad_norm[l - 1]),
-                    delta_mean_abs=_finite_or_none(bwd.delta_mean_abs[l - 1]),
-                )
-                for l in range(1, len(bwd.delta) + 1)
-            ],
-        )
 
 
 class StepOut(BaseModel):
@@ -331,62 +304,6 @@ class StepOut(BaseModel):
     message: str
     layers: list[LayerOut]
     state: Progress = Field(description="Where the run stands after this step.")
-
-
-def step_json(t: StepTrace, state: dict[str, Any]) -> bytes:
-    """A step's trace as ``StepOut`` JSON, from the arrays, without building the models.
-
-    ``state`` is ``progress_dict(...)``. The numbers come as views from
-    ``StepTrace.views()`` and are written by orjson straight from the arrays, with no
-    Python float made (orjson writes floats 1.7x faster than pydantic-core): the
-    shortest form that reads back as the same float, byte for byte what
-    ``StepOut.model_dump_json()`` writes, so every number equals the engine's bit for
-    bit. They are all finite (a step that is not is refused and carries no per-layer
-    numbers, and ``error`` goes through ``_finite_or_none``); should one ever slip
-    through, orjson writes ``null``, never invalid JSON. tests/test_step_json.py checks
-    the bytes against the models.
-    """
-    v = t.views()
-    layers = [
-        {
-            "layer": l,
-            "s": s,
-            "x": x if x.flags.c_contiguous else x.tolist(),  # hidden x: strided views
-            "delta": delta,
-            "grad": grad,
-            "update": update,
-            "weights": weights,
-            "grad_norm": grad_norm,
-            "delta_mean_abs": delta_mean_abs,
-            "saturation": saturation,
-        }
-        for l, s, x, delta, grad, update, weights, grad_norm, delta_mean_abs, saturation in zip(
-            range(1, len(v["s"]) + 1),
-            v["s"],
-            v["x"],
-            v["delta"],
-            v["grad"],
-            v["update"],
-            v["weights"],
-            t.grad_norm,
-            t.delta_mean_abs,
-            t.saturation,
-            strict=True,
-        )
-    ]
-    out = {
-        "step": t.step,
-        "indices": t.indices.tolist(),
-        "input": v["input"].tolist(),
-        "target": v["target"].tolist(),
-        "error": _finite_or_none(t.error),
-        "learning_rate": t.learning_rate,
-        "diverged": t.diverged,
-        "message": t.message,
-        "layers": layers,
-        "state": state,
-    }
-    return orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 class Curve(BaseModel):
@@ -503,10 +420,6 @@ class DatasetInfoOut(BaseModel):
     classes: int | None = Field(description="Fixed K, or null when it is a parameter.")
     parameters: list[str]
     labels: str
-
-
-def _finite_or_none(v: float | None) -> float | None:
-    return v if v is not None and math.isfinite(v) else None
 
 
 # ------------------------------------------------------------ follow mode, exercises

@@ -51,19 +51,23 @@ function products(pairs, perLine = 2, most = 9) {
   return lines;
 }
 
-/** θ'(s) as the display formula of θ, with this unit's numbers. */
-function slope(activation, s, x) {
+/**
+ * θ'(s) as the display formula of θ, with this unit's numbers; ``value`` is the
+ * engine's θ'(s) from the trace (the page computes no θ' of its own).
+ */
+function slope(activation, s, x, value) {
   switch (activation) {
     case "tanh":
-      return { formula: row(lit(1), mo("−"), `<msup>${mi("x")}<mn>2</mn></msup>`), numbers: row(lit(1), mo("−"), `<msup>${factor(x)}<mn>2</mn></msup>`), value: 1 - x * x };
+      return { formula: row(lit(1), mo("−"), `<msup>${mi("x")}<mn>2</mn></msup>`), numbers: row(lit(1), mo("−"), `<msup>${factor(x)}<mn>2</mn></msup>`), value };
     case "sigmoid":
-      return { formula: row(mi("x"), paren(lit(1), mo("−"), mi("x"))), numbers: row(factor(x), times(), paren(lit(1), mo("−"), factor(x))), value: x * (1 - x) };
+      return { formula: row(mi("x"), paren(lit(1), mo("−"), mi("x"))), numbers: row(factor(x), times(), paren(lit(1), mo("−"), factor(x))), value };
     case "relu":
-      return { formula: row(mo("["), mi("s"), mo("&gt;"), lit(0), mo("]")), numbers: row(mo("["), factor(s), mo("&gt;"), lit(0), mo("]")), value: s > 0 ? 1 : 0 };
+      return { formula: row(mo("["), mi("s"), mo("&gt;"), lit(0), mo("]")), numbers: row(mo("["), factor(s), mo("&gt;"), lit(0), mo("]")), value };
     case "leaky_relu":
-      return { formula: row(mi("s"), mo("&gt;"), lit(0), mo("?"), lit(1), mo(":"), lit("0.01")), numbers: row(factor(s), mo("&gt;"), lit(0), mo("?"), lit(1), mo(":"), lit("0.01")), value: s > 0 ? 1 : 0.01 };
+      // the leak is the engine's: θ' of a unit with s ≤ 0 is that slope itself
+      return { formula: row(mi("s"), mo("&gt;"), lit(0), mo("?"), lit(1), mo(":"), mi("α")), numbers: row(factor(s), mo("&gt;"), lit(0), mo("?"), lit(1), mo(":"), mi("α")), value };
     default:
-      return { formula: lit(1), numbers: lit(1), value: 1 };
+      return { formula: lit(1), numbers: lit(1), value };
   }
 }
 
@@ -191,7 +195,7 @@ export class FormulaPanel {
     } else {
     }
     // θ'(s) — a display formula from x (the engine's δ below already contains it)
-    const d = slope(activation, s, x);
+    const d = slope(activation, s, x, layer.prime?.[k]?.[j - 1]);
     if (activation !== "softmax") {
       const slopeLines =
         activation === "identity"
