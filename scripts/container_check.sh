@@ -61,17 +61,38 @@ STEP_LOG=""
 SERVER_PID=""
 STEP_PID=""
 CONTAINER=""
-bh() { buildah --root "$WORK/storage" --runroot "$WORK/run" --storage-driver vfs "$@"; }
+# buildah on this run's own store (removed at exit), each call bounded in time.
+bh() {
+    timeout --kill-after=10 600 \
+        buildah --root "$WORK/storage" --runroot "$WORK/run" --storage-driver vfs "$@"
+}
 
-# Kill a process and all its descendants (TERM, then KILL after a grace period).
+descendants() {
+    local kid
+    for kid in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+        echo "$kid"
+        descendants "$kid"
+    done
+}
+
+# Kill a process we started and all its descendants, listed before any of them dies
+# (TERM, then KILL whatever is left after 5 s).
 kill_tree() {
-    local pid=$1 kids
+    local pid=$1 pids p
     [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kids=$(ps -o pid= --ppid "$pid" 2>/dev/null || true)
-    kill -TERM "$pid" 2>/dev/null || true
-    for k in $kids; do kill_tree "$k"; done
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
+    pids="$pid $(descendants "$pid")"
+    for p in $pids; do kill -TERM "$p" 2>/dev/null; done
+    for _ in $(seq 50); do
+        for p in $pids; do
+            if kill -0 "$p" 2>/dev/null; then
+                sleep 0.1
+                continue 2
+            fi
+        done
+        return 0
+    done
+    for p in $pids; do kill -KILL "$p" 2>/dev/null; done
+    return 0
 }
 
 cleanup() {
@@ -93,7 +114,7 @@ cleanup() {
             rmi --all --force >/dev/null 2>&1
     fi
     ip netns del "$NETNS" 2>/dev/null
-    rm -f "$tarball.tmp.$$"
+    [ -n "$tarball" ] && rm -f "$tarball.tmp.$$"
     # Never rm -rf through a mount that is still there (a bind mount of the host's files).
     findmnt -rn -o TARGET | grep -F "$WORK" | sort -r | while read -r m; do umount -l "$m"; done
     if findmnt -rn -o TARGET | grep -qF "$WORK"; then
@@ -259,7 +280,9 @@ if ! timeout 180 ip netns exec "$NETNS" python3 "$ROOT/scripts/container_probe.p
 fi
 
 listeners=$(in_ns ss -Hltnp)
-[ "$(wc -l <<<"$listeners")" -eq 1 ] || die "expected one listening socket, got: $listeners"
+if [ -z "$listeners" ] || [ "$(wc -l <<<"$listeners")" -ne 1 ]; then
+    die "expected one listening socket, got: ${listeners:-none}"
+fi
 grep -q " 127.0.0.1:$PORT " <<<"$listeners" || die "not on 127.0.0.1:$PORT only: $listeners"
 server=$(grep -o 'pid=[0-9]*' <<<"$listeners" | head -1 | cut -d= -f2)
 uids=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$server/status")
