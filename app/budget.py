@@ -34,40 +34,54 @@ def step_floats(layers: Sequence[int], batch: int) -> int:
     return batch * (layers[0] + 1 + 4 * sum(layers[1:])) + 3 * weight_count(layers)
 
 
-def undo_depth(layers: Sequence[int], settings: Settings) -> int:
-    """Undo snapshots hold a copy of the weights each: as many as BACKPROP_MAX_UNDO_BYTES
-    holds (at least one), up to BACKPROP_UNDO_DEPTH."""
-    by_memory = max(1, settings.max_undo_bytes // (FLOAT_BYTES * weight_count(layers)))
-    return min(settings.undo_depth, by_memory)
-
-
-def session_bytes(layers: Sequence[int], batch: int, points: int, settings: Settings) -> int:
-    """An upper bound on what one session holds: weights and their undo copies, the
-    history, two steps' traces (the last one, kept for exports, and one in progress),
-    its data (three copies at most) and its follow buffer (the replay and one queue)."""
+def _held_bytes(layers: Sequence[int], batch: int, points: int, settings: Settings, shared: bool):
+    """What a session holds besides its undo snapshots: weights, the history, two steps'
+    traces (the last one, kept for exports, and one in progress), its data (three copies
+    at most) and, while shared, its follow buffer (the replay and one queue, each at
+    least one step's event)."""
     weights = FLOAT_BYTES * weight_count(layers)
-    undo = weights * undo_depth(layers, settings)
     history = settings.max_history_points * (HISTORY_POINT_BYTES + 2 * FLOAT_BYTES * len(layers))
     traces = 2 * FLOAT_BYTES * step_floats(layers, batch)
     data = 3 * FLOAT_BYTES * points * (layers[0] + 2)
-    follow = 2 * settings.follow_buffer_bytes
-    return weights + undo + history + traces + data + follow
+    event = JSON_FLOAT_BYTES * step_floats(layers, batch)
+    follow = 2 * max(settings.follow_buffer_bytes, event) if shared else 0
+    return weights + history + traces + data + follow
 
 
-def check_session(layers: Sequence[int], batch: int, points: int, settings: Settings) -> None:
+def undo_depth(layers: Sequence[int], batch: int, points: int, settings: Settings) -> int:
+    """Undo snapshots hold a copy of the weights each: as many as fit in what the session
+    budget leaves and in BACKPROP_MAX_UNDO_BYTES (at least one), up to
+    BACKPROP_UNDO_DEPTH. Big networks get fewer."""
+    weights = FLOAT_BYTES * weight_count(layers)
+    room = settings.max_session_bytes - _held_bytes(layers, batch, points, settings, False)
+    return min(settings.undo_depth, max(1, min(room, settings.max_undo_bytes) // weights))
+
+
+def session_bytes(
+    layers: Sequence[int], batch: int, points: int, settings: Settings, shared: bool = False
+) -> int:
+    """An upper bound on what one session holds, undo snapshots included."""
+    undo = FLOAT_BYTES * weight_count(layers) * undo_depth(layers, batch, points, settings)
+    return _held_bytes(layers, batch, points, settings, shared) + undo
+
+
+def check_session(
+    layers: Sequence[int], batch: int, points: int, settings: Settings, shared: bool = False
+) -> None:
     """The batch size and this session's memory, each against its setting."""
     if batch > settings.max_batch:
         raise Invalid(
             f"The batch size {batch} is above the limit of {settings.max_batch} "
             "(BACKPROP_MAX_BATCH)."
         )
-    need = session_bytes(layers, batch, points, settings)
+    need = session_bytes(layers, batch, points, settings, shared)
     if need > settings.max_session_bytes:
+        what = "Shared, this session" if shared else "This session"
         raise Invalid(
-            f"This session would hold about {megabytes(need)} (weights, undo, history, "
-            f"the steps it keeps); the limit is {megabytes(settings.max_session_bytes)} "
-            "(BACKPROP_MAX_SESSION_BYTES): use fewer or smaller layers, fewer points or a "
-            "smaller batch."
+            f"{what} would hold about {megabytes(need)} (weights, undo, history, "
+            f"the steps it keeps{', its follow buffer' if shared else ''}); the limit is "
+            f"{megabytes(settings.max_session_bytes)} (BACKPROP_MAX_SESSION_BYTES): use "
+            "fewer or smaller layers, fewer points or a smaller batch."
         )
     check_response(JSON_FLOAT_BYTES * step_floats(layers, batch), "One step's numbers", settings)
 

@@ -36,6 +36,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from app import budget
 from app.encode import backward_document, dumps, forward_document, step_document
 from app.exceptions import NotFound, OutOfOrder, ReadOnly, Refused, TooMany
 from app.exercise import StepNumbers
@@ -215,6 +216,9 @@ class FollowHub:
 
     # ---------------------------------------------------------------- shares
     def share(self, session: Session, base_url: str, continue_from: str | None = None) -> Share:
+        layers, batch = session.net.config.layers, session.net.config.batch_size
+        budget.check_session(layers, batch, session.dataset.size, self.settings, shared=True)
+        session.shared = True
         self._prune()
         share = self._by_session.get(session.id)
         if share is None and continue_from:

@@ -85,6 +85,7 @@ class Session:
     pending_backward: Backward | None = None  # backward done, update not yet
     on_change: ChangeHook | None = None
     last_trace: StepTrace | None = None  # the latest applied step (for exports)
+    shared: bool = False  # its follow buffer counts in its memory budget (app/budget.py)
 
     @property
     def config(self) -> SessionConfig:
@@ -281,7 +282,9 @@ class Session:
     def patch(self, learning_rate: float | None, batch_size: int | None) -> None:
         if batch_size is not None:  # checked first: a refused patch changes nothing
             layers, points = self.net.config.layers, self.dataset.size
-            budget.check_session(layers, batch_size, points, self.settings)
+            budget.check_session(layers, batch_size, points, self.settings, self.shared)
+            depth = budget.undo_depth(layers, batch_size, points, self.settings)
+            self.undo = deque(self.undo, maxlen=depth)  # bigger traces: fewer undo steps
         if learning_rate is not None:
             self.net.set_learning_rate(learning_rate)
         if batch_size is not None:
@@ -326,6 +329,7 @@ class SessionStore:
         return len(self._sessions)
 
     def _new(self, dataset: DatasetConfig, net: Network) -> Session:
+        layers, batch = net.config.layers, net.config.batch_size
         self.sweep()
         while len(self._sessions) >= self.settings.max_sessions:
             self._forget(next(iter(self._sessions)))  # evict the least recently used
@@ -335,7 +339,7 @@ class SessionStore:
             dataset,
             net,
             History(net.config.depth, self._history_capacity()),
-            deque(maxlen=budget.undo_depth(net.config.layers, self.settings)),
+            deque(maxlen=budget.undo_depth(layers, batch, dataset.size, self.settings)),
             self.settings,
             on_change=self._session_changed,
         )

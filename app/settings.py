@@ -50,7 +50,7 @@ class Settings(BaseSettings):
         2000, gt=0, description="Follow-mode viewers the whole server may have at once."
     )
     follow_buffer_bytes: int = Field(
-        1_000_000,
+        250_000,
         gt=0,
         description="Bytes of events a shared run keeps for reconnecting viewers, and queues "
         "per viewer; a viewer further behind skips to a fresh picture.",
