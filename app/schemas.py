@@ -505,6 +505,24 @@ class DatasetInfoOut(BaseModel):
     labels: str
 
 
+class OutputChoice(BaseModel):
+    output: str = Field(description="θ of the output layer L.")
+    loss: str
+    encoding: Literal["pm1", "01", "index", "real"] = Field(
+        description="The labels this pair trains on (real with a regression dataset)."
+    )
+
+
+class CatalogueOut(BaseModel):
+    """Every choice a session config offers, so that a client need not hard-code them."""
+
+    activations: list[str] = Field(description="Hidden θ.")
+    outputs: list[OutputChoice] = Field(description="The (output θ, loss) pairs that train.")
+    losses: list[str]
+    init_schemes: list[str]
+    datasets: list[DatasetInfoOut]
+
+
 def _finite_or_none(v: float | None) -> float | None:
     return v if v is not None and math.isfinite(v) else None
 

@@ -44,9 +44,14 @@ function lerpStops(stops, t) {
 
 const rgb = (c) => `rgb(${Math.round(c[0])},${Math.round(c[1])},${Math.round(c[2])})`;
 
+/** [r, g, b] of t in [−1, 1] on the diverging scale (clamped). */
+export function divergingRgb(t) {
+  return lerpStops(DIVERGING, Math.max(-1, Math.min(1, t)));
+}
+
 /** Colour of t in [−1, 1] on the diverging scale (clamped). */
 export function diverging(t) {
-  return rgb(lerpStops(DIVERGING, Math.max(-1, Math.min(1, t))));
+  return rgb(divergingRgb(t));
 }
 
 /** Text colour that reads on top of diverging(t). */

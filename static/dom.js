@@ -1,4 +1,7 @@
-// A tiny element builder for the panels that build their own DOM (share, exercise).
+// DOM helpers shared by every page: `$` (the one query helper) and a tiny element
+// builder for the panels that build their own DOM (share, exercise, the network panel).
+
+export const $ = (selector) => document.querySelector(selector);
 
 /** node("p", {class, text, …attributes}, ...children) → a new element. */
 export function node(tag, attrs = {}, ...children) {

@@ -1,7 +1,9 @@
 // The formula panel: the lecture's formulas for the clicked unit or weight, written out
 // term by term with this step's numbers, in MathML (rendered natively by the browser).
-// Every result (s, x, δ, ∂e/∂w, Δw, w) is the API's number; the only thing derived here
-// is θ'(s), written as the textbook display formula from x (1 − x² for tanh).
+// Every result (s, x, δ, θ'(s), ∂e/∂w, Δw, w) is the API's number. θ'(s) comes with
+// each layer of a trace (`prime`); the panel writes it as the textbook formula from x
+// (1 − x² for tanh) beside it, and works it out itself only for a server that does not
+// send it yet.
 // The terms use the weights the step started from: W before = W after − ΔW.
 
 import { indices, num } from "./format.js";
@@ -61,7 +63,8 @@ function slope(activation, s, x) {
     case "relu":
       return { formula: row(mo("["), mi("s"), mo("&gt;"), lit(0), mo("]")), numbers: row(mo("["), factor(s), mo("&gt;"), lit(0), mo("]")), value: s > 0 ? 1 : 0 };
     case "leaky_relu":
-      return { formula: row(mi("s"), mo("&gt;"), lit(0), mo("?"), lit(1), mo(":"), lit("0.01")), numbers: row(factor(s), mo("&gt;"), lit(0), mo("?"), lit(1), mo(":"), lit("0.01")), value: s > 0 ? 1 : 0.01 };
+      // the leak a (θ' for s ≤ 0) is the engine's: with `prime` the panel shows its value
+      return { formula: row(mi("s"), mo("&gt;"), lit(0), mo("?"), lit(1), mo(":"), mi("a")), numbers: row(factor(s), mo("&gt;"), lit(0), mo("?"), lit(1), mo(":"), mi("a")), value: s > 0 ? 1 : 0.01 };
     default:
       return { formula: lit(1), numbers: lit(1), value: 1 };
   }
@@ -192,6 +195,8 @@ export class FormulaPanel {
     }
     // θ'(s) — a display formula from x (the engine's δ below already contains it)
     const d = slope(activation, s, x);
+    const prime = layer.prime?.[k]?.[j - 1];
+    if (prime !== undefined && prime !== null) d.value = prime; // the engine's θ'(s)
     if (activation !== "softmax") {
       const slopeLines =
         activation === "identity"
