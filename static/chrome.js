@@ -1,11 +1,33 @@
-// The page's frame around the stage, shared by the main and follow pages: the message
-// line under the header, and the stage's height (it fills the window under the header,
-// the toolbar and the message, whose heights vary).
+// The page's frame around the stage, shared by the main and follow pages: the header's
+// step counter, beats and metrics (written here once), the message line under the
+// header, and the stage's height (it fills the window under the header, the toolbar
+// and the message, whose heights vary).
 
-import { $ } from "./dom.js";
+import { $, setText } from "./dom.js";
 import { num, percent } from "./format.js";
 
 const CHROME = ["header.topbar", "nav.toolbar", "#message"];
+
+const PROGRESS = `
+  <div class="counter" aria-live="polite">
+    <span class="counter-label">step</span>
+    <output id="step-counter" class="counter-value">0</output>
+  </div>
+  <ol class="beats" id="beats" aria-label="The three beats of one SGD step">
+    <li data-beat="forward"><span class="beat-n">1</span> Forward <span class="beat-sym">s, x</span></li>
+    <li data-beat="backward"><span class="beat-n">2</span> Backward <span class="beat-sym">δ</span></li>
+    <li data-beat="update"><span class="beat-n">3</span> Update <span class="beat-sym">Δw = −η x δ</span></li>
+  </ol>
+  <dl class="metrics">
+    <div><dt id="metric-example-error-label">error on this example</dt><dd id="metric-example-error">–</dd></div>
+    <div><dt>training error</dt><dd id="metric-train-error">–</dd></div>
+    <div><dt>accuracy</dt><dd id="metric-accuracy">–</dd></div>
+  </dl>`;
+
+/** Write the header's step counter, beats and metrics into its #progress slot. */
+export function mountProgress() {
+  $("#progress").innerHTML = PROGRESS;
+}
 
 /** Show one sentence under the header: kind "error" (default) or "info". */
 export function say(text, kind = "error") {
@@ -35,14 +57,14 @@ window.addEventListener("resize", layoutChrome);
  * step on show (a batch's mean), and the batch-example picker under the caption. */
 export function showProgress(state, frame) {
   if (state) {
-    $("#step-counter").textContent = String(state.step);
+    setText($("#step-counter"), String(state.step));
     $("#step-counter").dataset.step = String(state.step);
-    $("#metric-train-error").textContent = num(state.train_error);
-    $("#metric-accuracy").textContent = percent(state.train_accuracy);
+    setText($("#metric-train-error"), num(state.train_error));
+    setText($("#metric-accuracy"), percent(state.train_accuracy));
   }
-  $("#metric-example-error").textContent = frame && frame.error !== undefined ? num(frame.error) : "–";
+  setText($("#metric-example-error"), frame && frame.error !== undefined ? num(frame.error) : "–");
   const batch = frame?.input?.length ?? 1;
-  $("#metric-example-error-label").textContent = batch > 1 ? "mean error on this batch" : "error on this example";
+  setText($("#metric-example-error-label"), batch > 1 ? "mean error on this batch" : "error on this example");
   $("#batch-picker").hidden = batch <= 1;
-  if (batch > 1) $("#example-label").textContent = `example ${frame.example + 1} of ${batch}`;
+  if (batch > 1) setText($("#example-label"), `example ${frame.example + 1} of ${batch}`);
 }

@@ -59,6 +59,25 @@ const page = {
   generation: 0, // bumps on every new pair: answers for an old pair are dropped
 };
 window.backpropCompare = page; // for the browser tests and the curious
+
+// A card per run: its name, its config and its numbers (renderRuns fills them in).
+$(".cmp-runs").insertAdjacentHTML(
+  "beforeend",
+  ["a", "b"]
+    .map(
+      (key) => `<article class="cmp-run" id="run-${key}" data-run="${key}">
+        <h2><span class="cmp-swatch ${key}" aria-hidden="true"></span>${key.toUpperCase()} · <span class="run-name">…</span></h2>
+        <p class="run-config">…</p>
+        <dl>
+          <div><dt>step</dt><dd class="run-step">0</dd></div>
+          <div><dt>example used</dt><dd class="run-example">–</dd></div>
+          <div><dt>error on it</dt><dd class="run-error">–</dd></div>
+          <div><dt>training error</dt><dd class="run-train">–</dd></div>
+        </dl>
+      </article>`,
+    )
+    .join(""),
+);
 const charts = new CompareCharts(page);
 const drawAll = () => charts.drawAll();
 const paintRamp = () => charts.paintRamp();

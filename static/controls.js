@@ -4,7 +4,7 @@
 // page's state back (which buttons can be pressed now, Play vs Pause, the counter).
 
 import { showProgress } from "./chrome.js";
-import { $ } from "./dom.js";
+import { $, setText } from "./dom.js";
 import { ExerciseChooser } from "./exercise.js";
 import { SPEEDS } from "./player.js";
 import { getPath } from "./setup.js";
@@ -289,7 +289,7 @@ export class Controls {
     for (const select of this.exercise.elements) select.disabled = page.fastForwarding;
     document.body.dataset.exercise = exercising ? page.exercise.kind : "off";
     dom.play.setAttribute("aria-pressed", String(page.playing));
-    dom.play.firstChild.textContent = page.playing ? "Pause " : "Play ";
+    setText(dom.play.firstChild, page.playing ? "Pause " : "Play ");
     dom.stop.hidden = !page.fastForwarding;
     document.body.classList.toggle("fast-forwarding", page.fastForwarding);
     dom.progress.hidden = !page.fastForwarding;

@@ -14,3 +14,8 @@ export function node(tag, attrs = {}, ...children) {
   el.append(...children.filter((c) => c !== null && c !== undefined));
   return el;
 }
+
+/** Set an element's text only when it changes (a rewrite costs a layout even if equal). */
+export function setText(el, text) {
+  if (el && el.textContent !== text) el.textContent = text;
+}

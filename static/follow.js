@@ -7,14 +7,14 @@
 
 import { ApiError, request } from "./api.js";
 import { GradientChart } from "./charts.js";
-import { layoutChrome, quiet, say, showProgress } from "./chrome.js";
+import { layoutChrome, mountProgress, quiet, say, showProgress } from "./chrome.js";
 import { paintScaleLegend } from "./colors.js";
 import { DataView } from "./dataview.js";
 import { $ } from "./dom.js";
 import { askOnDrawing, ExercisePanel, questionFor } from "./exercise.js";
 import { FormulaPanel } from "./formula.js";
 import { NetworkView } from "./network.js";
-import { mountNetworkPanel } from "./networkpanel.js";
+import { mountNetworkPanel, mountSide } from "./networkpanel.js";
 import { beatMs, SPEEDS, StepPlayer } from "./player.js";
 import { Store } from "./store.js";
 import { forwardFrame, frameOf, shiftExample, weightsBeforeOf, withBackward } from "./trace.js";
@@ -54,7 +54,9 @@ let lastArrival = 0;
 let interval = Infinity; // time between the teacher's last two steps: the animation fits in it
 let source = null;
 
+mountProgress();
 mountNetworkPanel();
+mountSide();
 const network = new NetworkView($("#network"), { canvas: $("#network-edges"), onSelect: (s) => select(s) });
 const formula = new FormulaPanel($("#formula"));
 const dataView = new DataView($("#data-view"), { onPick: () => {} });

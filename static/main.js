@@ -8,7 +8,7 @@
 import { api, ApiError } from "./api.js";
 import { BoundaryChart } from "./boundary.js";
 import { GradientChart } from "./charts.js";
-import { layoutChrome, quiet, say } from "./chrome.js";
+import { layoutChrome, mountProgress, quiet, say } from "./chrome.js";
 import { paintScaleLegend } from "./colors.js";
 import { Controls } from "./controls.js";
 import { DataView } from "./dataview.js";
@@ -20,7 +20,7 @@ import { FormulaPanel } from "./formula.js";
 import { GradcheckPanel } from "./gradcheck.js";
 import { HiddenUnits } from "./hiddenunits.js";
 import { NetworkView } from "./network.js";
-import { mountNetworkPanel } from "./networkpanel.js";
+import { mountNetworkPanel, mountSide } from "./networkpanel.js";
 import { StepPlayer } from "./player.js";
 import { createPractice } from "./practise.js";
 import { completeConfig, needsNewSession, readSetup, setPath, writeSetup } from "./setup.js";
@@ -56,7 +56,9 @@ const lab = new Store({
 });
 const page = lab.state;
 
+mountProgress();
 mountNetworkPanel();
+mountSide();
 const network = new NetworkView($("#network"), { canvas: $("#network-edges"), onSelect: (s) => select(s) });
 const formula = new FormulaPanel($("#formula"));
 const dataView = new DataView($("#data-view"), { onPick: (i) => pick(i) });
@@ -276,14 +278,15 @@ function markExamples(indices, pinned) {
   boundary.mark(indices, pinned);
 }
 
-// In fast Play nobody reads the formulas of every step: draw them a few times a second.
+// In fast Play nobody reads the formulas of every step (MathML is slow to lay out):
+// draw them once a second.
 let formulaTimer = null;
 function formulaSoon() {
   if (!(page.playing && page.view.rate > 4)) return renderFormula();
   formulaTimer ??= setTimeout(() => {
     formulaTimer = null;
     renderFormula();
-  }, 200);
+  }, 1000);
   return undefined;
 }
 

@@ -1,7 +1,8 @@
-// The network panel's markup, written once for every page that draws the network
-// (index.html and follow.html hold an empty <section id="network-panel">): the beat
-// caption, the batch-example picker, the animation speed, the drawing (a canvas for
-// dense weight lines under the SVG of units and sparse lines) and the legend.
+// The markup of the panels every page that draws the network shows, written once
+// (index.html and follow.html hold an empty <section id="network-panel"> and <aside
+// id="side">): the beat caption, the batch-example picker, the animation speed, the
+// drawing (a canvas for dense weights under the SVG of units and sparse lines) and
+// its legend; beside it the exercise, formula and training-data panels.
 
 const PANEL = `
   <div class="network-head">
@@ -33,4 +34,21 @@ const PANEL = `
 export function mountNetworkPanel(section = document.getElementById("network-panel")) {
   section.innerHTML = PANEL;
   return section;
+}
+
+const SIDE = (hint) => `
+  <section class="panel exercise-panel" id="exercise" aria-label="Exercise" hidden></section>
+  <section class="panel formula-panel" id="formula" aria-live="polite">
+    <h2 class="formula-title">The lecture's formulas</h2>
+    <div class="formula-body"></div>
+  </section>
+  <section class="panel data-panel" aria-label="Training data">
+    <h2>Training data <span class="hint" id="data-hint">${hint}</span></h2>
+    <svg id="data-view" role="img" aria-label="Training points on the input plane"></svg>
+  </section>`;
+
+/** Fill the side column; its data-hint says what a click on the data does there. */
+export function mountSide(side = document.getElementById("side")) {
+  side.innerHTML = SIDE(side.dataset.hint ?? "");
+  return side;
 }
