@@ -42,9 +42,10 @@ WIDEST = "-".join(["2"] + ["64"] * 16 + ["1"])
 # to the end of the first frame rendered after the step counter shows it.
 SHOWN_PROBE = """() => {
     window.shown = [];
-    const channel = new MessageChannel();
     let pending = document.querySelector('#step-counter').textContent;
-    channel.port1.onmessage = () => {
+    // A user-blocking task posted from the frame's rAF runs as soon as that frame's
+    // style, layout and paint are done, ahead of the page's own timers and messages.
+    const record = () => {
         const entries = performance.getEntriesByType('resource')
             .filter((e) => e.name.endsWith('/step'));
         const response = entries.at(-1).responseEnd;
@@ -54,7 +55,7 @@ SHOWN_PROBE = """() => {
         const step = document.querySelector('#step-counter').textContent;
         if (step === pending) return;  // redrawn, not a new step
         pending = step;
-        requestAnimationFrame(() => channel.port2.postMessage(0));  // after that frame's work
+        requestAnimationFrame(() => scheduler.postTask(record, {priority: 'user-blocking'}));
     }).observe(document.querySelector('#step-counter'),
                {childList: true, characterData: true, subtree: true});
 }"""

@@ -24,9 +24,15 @@ const PROGRESS = `
     <div><dt>accuracy</dt><dd id="metric-accuracy">–</dd></div>
   </dl>`;
 
-/** Write the header's step counter, beats and metrics into its #progress slot. */
-export function mountProgress() {
+/** Write the header's step counter, beats and metrics into its #progress slot, and
+ * the message line under the header (`closable`: with a ✕ to dismiss it). */
+export function mountProgress({ closable = false } = {}) {
   $("#progress").innerHTML = PROGRESS;
+  const close = `<button type="button" id="message-close" class="quiet" aria-label="Dismiss the message">✕</button>`;
+  $("header.topbar").insertAdjacentHTML(
+    "afterend",
+    `<div id="message" class="message" role="alert" hidden><p id="message-text"></p>${closable ? close : ""}</div>`,
+  );
 }
 
 /** Show one sentence under the header: kind "error" (default) or "info". */

@@ -14,7 +14,7 @@ import { $ } from "./dom.js";
 import { askOnDrawing, ExercisePanel, questionFor } from "./exercise.js";
 import { FormulaPanel } from "./formula.js";
 import { NetworkView } from "./network.js";
-import { mountNetworkPanel, mountSide } from "./networkpanel.js";
+import { mountPanels } from "./networkpanel.js";
 import { beatMs, SPEEDS, StepPlayer } from "./player.js";
 import { Store } from "./store.js";
 import { forwardFrame, frameOf, shiftExample, weightsBeforeOf, withBackward } from "./trace.js";
@@ -55,8 +55,7 @@ let interval = Infinity; // time between the teacher's last two steps: the anima
 let source = null;
 
 mountProgress();
-mountNetworkPanel();
-mountSide();
+mountPanels();
 const network = new NetworkView($("#network"), { canvas: $("#network-edges"), onSelect: (s) => select(s) });
 const formula = new FormulaPanel($("#formula"));
 const dataView = new DataView($("#data-view"), { onPick: () => {} });

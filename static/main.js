@@ -20,11 +20,12 @@ import { FormulaPanel } from "./formula.js";
 import { GradcheckPanel } from "./gradcheck.js";
 import { HiddenUnits } from "./hiddenunits.js";
 import { NetworkView } from "./network.js";
-import { mountNetworkPanel, mountSide } from "./networkpanel.js";
+import { mountPanels } from "./networkpanel.js";
 import { StepPlayer } from "./player.js";
 import { createPractice } from "./practise.js";
 import { completeConfig, needsNewSession, readSetup, setPath, writeSetup } from "./setup.js";
 import { mountShareButton } from "./share.js";
+import { afterPaint } from "./plotcard.js";
 import { StepChart } from "./stepchart.js";
 import { createStepping } from "./stepping.js";
 import { Store } from "./store.js";
@@ -56,9 +57,8 @@ const lab = new Store({
 });
 const page = lab.state;
 
-mountProgress();
-mountNetworkPanel();
-mountSide();
+mountProgress({ closable: true });
+mountPanels();
 const network = new NetworkView($("#network"), { canvas: $("#network-edges"), onSelect: (s) => select(s) });
 const formula = new FormulaPanel($("#formula"));
 const dataView = new DataView($("#data-view"), { onPick: (i) => pick(i) });
@@ -279,10 +279,11 @@ function markExamples(indices, pinned) {
 }
 
 // In fast Play nobody reads the formulas of every step (MathML is slow to lay out):
-// draw them once a second.
+// draw them once a second. On a large network they come after the frame that shows the
+// step's numbers on the drawing.
 let formulaTimer = null;
 function formulaSoon() {
-  if (!(page.playing && page.view.rate > 4)) return renderFormula();
+  if (!(page.playing && page.view.rate > 4)) return network.edges?.svg === false ? afterPaint(renderFormula) : renderFormula();
   formulaTimer ??= setTimeout(() => {
     formulaTimer = null;
     renderFormula();

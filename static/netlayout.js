@@ -68,6 +68,7 @@ export function layoutNetwork(view) {
     const full = view.labelFont >= 12 && r >= 18;
     // full: x inside, s and δ beside; value: x inside only; none: colour only
     detail = full ? "full" : r >= 13 ? "value" : "none";
+    view.wideMargins = wide;
     if (full) break;
   }
   view.colGap = colGap;
@@ -97,32 +98,44 @@ export function layoutNetwork(view) {
     const labelFont = Math.max(12, view.labelFont);
     view.units[l].forEach((g, j) => {
       if (!g) return;
+      // Each part gets its own coordinates (no transform per unit): a thousand
+      // transformed groups cost the compositor ~100 ms a frame on the largest network.
+      const x = view.xs[l];
       const y = view.positions[l][j];
-      g.setAttribute("transform", `translate(${view.xs[l]},${y})`);
+      const at = (node, dx, dy) => {
+        node.setAttribute("x", x + dx);
+        node.setAttribute("y", y + dy);
+      };
       g.dataset.detail = view.detail[l];
       if (j === 0) {
         const a = Math.max(2, Math.min(r * 1.5, BIAS_SLOT * 0.62 * view.slot));
-        for (const [name, v] of Object.entries({ x: -a / 2, y: -a / 2, width: a, height: a, rx: a * 0.18 }))
+        for (const [name, v] of Object.entries({ x: x - a / 2, y: y - a / 2, width: a, height: a, rx: a * 0.18 }))
           g.body.setAttribute(name, v);
       } else {
+        for (const circle of [g.body, g.ring]) {
+          circle.setAttribute("cx", x);
+          circle.setAttribute("cy", y);
+        }
         g.body.setAttribute("r", r);
         g.ring.setAttribute("r", r + 1);
       }
+      at(g.value, 0, 0);
       g.value.style.fontSize = `${font}px`;
       g.sLabel.style.fontSize = `${labelFont}px`;
-      if (j === 0) g.sLabel.style.display = view.detail[l] === "full" ? "" : "none";
-      if (j === 0) g.value.style.display = r >= 9 ? "" : "none";
       if (j === 0) {
-        g.sLabel.setAttribute("x", -(r * 0.75 + 6));
-        g.sLabel.setAttribute("y", labelFont * 0.35);
+        g.sLabel.style.display = view.detail[l] === "full" ? "" : "none";
+        g.value.style.display = r >= 9 ? "" : "none";
+        at(g.sLabel, -(r * 0.75 + 6), labelFont * 0.35);
       } else {
-        // beside the unit, clear of the δ ring (at most 0.3 r thick)
-        g.sLabel.setAttribute("x", -(r * 1.3 + 6));
-        // s above and δ below the unit's middle, leaving a band for a level line
-        g.sLabel.setAttribute("y", -r * LABEL_SHIFT);
+        // beside the unit, clear of the δ ring (at most 0.3 r thick); s above and δ
+        // below the unit's middle, leaving a band for a level line
+        at(g.sLabel, -(r * 1.3 + 6), -r * LABEL_SHIFT);
         g.dLabel.style.fontSize = `${labelFont}px`;
-        g.dLabel.setAttribute("x", r * 1.3 + 6);
-        g.dLabel.setAttribute("y", r * LABEL_SHIFT + labelFont * 0.75);
+        // the output's δ goes under it when the right margin has no room for it
+        const under = l === L && !view.wideMargins;
+        g.dLabel.style.textAnchor = under ? "middle" : "";
+        if (under) at(g.dLabel, 0, r * 1.45 + labelFont);
+        else at(g.dLabel, r * 1.3 + 6, r * LABEL_SHIFT + labelFont * 0.75);
       }
     });
   }
@@ -142,7 +155,7 @@ export function layoutNetwork(view) {
     node.style.fontSize = `${noteFont}px`;
   }
   // in narrow margins the notes go to the bottom right corner, inside the drawing
-  const narrow = view.detail[0] !== "full";
+  const narrow = !view.wideMargins;
   [view.targetNote, view.errorNote].forEach((node, n) => {
     node.setAttribute("x", narrow ? width - 6 : outX);
     node.style.textAnchor = narrow ? "end" : "middle";

@@ -7,6 +7,7 @@
 import { diverging, inkOn, NEGATIVE, POSITIVE, unitScale } from "./colors.js";
 import { EdgeLabels } from "./edgelabels.js";
 import { EdgeLayer } from "./edges.js";
+import { setText } from "./dom.js";
 import { indices, num } from "./format.js";
 import { layoutNetwork, slotOffsets } from "./netlayout.js";
 
@@ -175,8 +176,8 @@ export class NetworkView {
     if (x === null || x === undefined) {
       g.body.style.fill = "";
       g.value.style.fill = "";
-      g.value.textContent = "";
-      g.sLabel.textContent = l === 0 ? `x${sub(g.dataset.j)}` : "";
+      setText(g.value, "");
+      setText(g.sLabel, l === 0 ? `x${sub(g.dataset.j)}` : "");
       delete g.dataset.x;
       delete g.dataset.s;
       return;
@@ -186,12 +187,12 @@ export class NetworkView {
     g.value.style.fill = inkOn(t);
     g.dataset.x = x;
     const detail = g.dataset.detail;
-    g.value.textContent = detail === "none" ? "" : num(x, detail === "full" ? 3 : 2);
+    setText(g.value, detail === "none" ? "" : num(x, detail === "full" ? 3 : 2));
     if (l === 0) {
-      g.sLabel.textContent = detail === "full" ? `x${sub(g.dataset.j)}` : "";
+      setText(g.sLabel, detail === "full" ? `x${sub(g.dataset.j)}` : "");
     } else {
       g.dataset.s = s;
-      g.sLabel.textContent = detail === "full" ? `s = ${num(s)}` : "";
+      setText(g.sLabel, detail === "full" ? `s = ${num(s)}` : "");
     }
   }
 
@@ -200,7 +201,7 @@ export class NetworkView {
     if (delta === null || delta === undefined) {
       g.ring.style.strokeWidth = "0";
       g.ring.setAttribute("r", this.radius[g.dataset.l] + 1);
-      g.dLabel.textContent = "";
+      setText(g.dLabel, "");
       delete g.dataset.delta;
       return;
     }
@@ -214,7 +215,7 @@ export class NetworkView {
     g.ring.style.strokeWidth = `${thickness}`;
     g.ring.style.stroke = diverging(Math.sign(delta) * (0.3 + 0.7 * level));
     g.dataset.delta = delta;
-    g.dLabel.textContent = g.dataset.detail === "full" ? `δ = ${num(delta)}` : "";
+    setText(g.dLabel, g.dataset.detail === "full" ? `δ = ${num(delta)}` : "");
     g.dLabel.style.fill = delta < 0 ? NEGATIVE : POSITIVE;
   }
 

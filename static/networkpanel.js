@@ -1,8 +1,9 @@
 // The markup of the panels every page that draws the network shows, written once
-// (index.html and follow.html hold an empty <section id="network-panel"> and <aside
-// id="side">): the beat caption, the batch-example picker, the animation speed, the
-// drawing (a canvas for dense weights under the SVG of units and sparse lines) and
-// its legend; beside it the exercise, formula and training-data panels.
+// into the page's <main class="stage"> (index.html, follow.html): the network panel —
+// the beat caption, the batch-example picker, the animation speed, the drawing (a
+// canvas for dense weights under the SVG of units and sparse lines) and its legend —
+// and beside it the exercise, formula and training-data panels. The stage's
+// data-network names the drawing; its data-hint says what a click on the data does.
 
 const PANEL = `
   <div class="network-head">
@@ -30,10 +31,13 @@ const PANEL = `
     <span class="legend-item" id="legend-matrix" hidden><span class="swatch-matrix"></span>dense layer: W(l) as a grid, row i beside unit i, column j for unit j; click a cell for w<sub>ij</sub></span>
   </div>`;
 
-/** Fill the page's network panel; call before any module looks up its elements. */
-export function mountNetworkPanel(section = document.getElementById("network-panel")) {
-  section.innerHTML = PANEL;
-  return section;
+/** Write the panels at the front of the stage; call before any module looks them up. */
+export function mountPanels(stage = document.querySelector("main.stage")) {
+  stage.insertAdjacentHTML(
+    "afterbegin",
+    `<section class="panel network-panel" id="network-panel" aria-label="${stage.dataset.network}">${PANEL}</section>` +
+      `<aside class="side" id="side">${SIDE(stage.dataset.hint ?? "")}</aside>`,
+  );
 }
 
 const SIDE = (hint) => `
@@ -46,9 +50,3 @@ const SIDE = (hint) => `
     <h2>Training data <span class="hint" id="data-hint">${hint}</span></h2>
     <svg id="data-view" role="img" aria-label="Training points on the input plane"></svg>
   </section>`;
-
-/** Fill the side column; its data-hint says what a click on the data does there. */
-export function mountSide(side = document.getElementById("side")) {
-  side.innerHTML = SIDE(side.dataset.hint ?? "");
-  return side;
-}

@@ -53,6 +53,8 @@ export class StepPlayer {
     this.charts = charts;
     this.timeline = new Timeline();
     this.phase = "idle";
+    this.soon = null; // a drawing of the latest step, due (stillSoon)
+    this.lastStill = 0;
   }
 
   /** Show a beat's caption (or "idle", "ask", "fastforward") and mark the page with it. */
@@ -74,6 +76,7 @@ export class StepPlayer {
 
   /** One beat of `frame`: `ms` per layer (0: at once); the update needs the new W. */
   async beat(beat, frame, ms, weightsAfter = null) {
+    this.cancelSoon();
     const n = this.network;
     const events = beatEvents(n, beat, frame, ms, weightsAfter);
     this.setBeat(beat);
@@ -104,8 +107,29 @@ export class StepPlayer {
     }
   }
 
+  /**
+   * Play faster than the eye: show the latest step at most every `gap` ms (steps that
+   * land in between are skipped by the drawing, not by the run or the charts).
+   */
+  stillSoon(frame, weights, gap) {
+    this.latest = [frame, weights];
+    if (this.soon) return;
+    const wait = Math.max(0, gap - (performance.now() - this.lastStill));
+    this.soon = setTimeout(() => {
+      this.soon = null;
+      this.still(...this.latest);
+    }, wait);
+  }
+
+  cancelSoon() {
+    clearTimeout(this.soon);
+    this.soon = null;
+  }
+
   /** Everything of `frame` up to `phase`, at once (animation off, catching up, undo). */
   still(frame, weights, phase = "update") {
+    this.cancelSoon();
+    this.lastStill = performance.now();
     const n = this.network;
     this.finish();
     n.setTiming(0);
@@ -121,6 +145,7 @@ export class StepPlayer {
 
   /** No step on show. */
   clear() {
+    this.cancelSoon();
     this.finish();
     this.network.clearValues();
     this.setBeat("idle");

@@ -41,17 +41,19 @@ export class LiveChart {
     }
     if (this.timer !== null) return;
     const wait = now ? 0 : Math.max(0, this.interval() - (performance.now() - this.lastDraw));
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      if (this.held) {
-        this.pending = true;
-        return;
-      }
-      const started = performance.now();
-      if (window.Plotly && this.div.isConnected) this.draw();
-      this.lastDraw = performance.now();
-      this.drawCost = this.lastDraw - started;
-    }, wait);
+    this.timer = setTimeout(() => afterPaint(() => this.redraw()), wait);
+  }
+
+  redraw() {
+    this.timer = null;
+    if (this.held) {
+      this.pending = true;
+      return;
+    }
+    const started = performance.now();
+    if (window.Plotly && this.div.isConnected) this.draw();
+    this.lastDraw = performance.now();
+    this.drawCost = this.lastDraw - started;
   }
 
   /** Milliseconds between redraws: REDRAW_MS, longer for a chart that is slow to draw. */
@@ -69,6 +71,12 @@ export class LiveChart {
   baseLayout(extra = {}) {
     return plotLayout(this.font(), this.present ? { l: 84, b: 54 } : { l: 62, b: 44 }, extra);
   }
+}
+
+/** Run `task` once the next frame has been painted: a chart never delays the frame that
+ * shows a step's numbers. */
+export function afterPaint(task) {
+  requestAnimationFrame(() => setTimeout(task, 0));
 }
 
 /** The layout every chart starts from: `font` px type, margins {l, b}, then `extra`. */

@@ -14,6 +14,7 @@ const FF_CHUNK = 500; // steps per POST …/train while fast-forwarding
 // server's history averaged down to CHART_POINTS points (exact means over the steps
 // each point covers), fetched at most once a second.
 const CHART_POINTS = 400;
+const FAST_PLAY = 30; // steps/s above which the drawing skips steps
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function createStepping(ctx) {
@@ -72,7 +73,11 @@ export function createStepping(ctx) {
     const trace = await api.step(page.session.id, nextIndices());
     if (!take(trace, page.weights)) return false;
     ctx.markExamples(trace.indices, page.pinned);
-    await player.play(page.frame, page.weights, ms(budget));
+    const beats = ms(budget);
+    // Play faster than 30 steps/s, animation off: the drawing shows the latest step 30
+    // times a second (a frame of the whole page costs about as much as a step).
+    if (beats === 0 && page.playing && page.view.rate > FAST_PLAY) player.stillSoon(page.frame, page.weights, 1000 / FAST_PLAY);
+    else await player.play(page.frame, page.weights, beats);
     return true;
   }
 
