@@ -1,5 +1,6 @@
 """Errors as plain sentences: ``{"detail": "..."}`` with the right 4xx status.
 
+The one place that maps the service's refusals (app/exceptions.py) to HTTP statuses.
 FastAPI's default validation handler echoes the offending input back, which crashes
 on a NaN (it is not JSON) and shows students a wall of pydantic internals. Ours
 writes one sentence per problem and never echoes the input.
@@ -12,12 +13,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from app.exceptions import Invalid, NotFound, OutOfOrder, ReadOnly, Refused, TooMany
+from app.middleware import SECURITY_HEADERS
 
-class ApiError(Exception):
-    def __init__(self, status_code: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status_code = status_code
-        self.detail = detail
+STATUS: dict[type[Refused], int] = {
+    NotFound: 404,
+    ReadOnly: 403,
+    OutOfOrder: 409,
+    Invalid: 422,
+    TooMany: 429,
+}
 
 
 class ErrorOut(BaseModel):
@@ -54,15 +59,27 @@ def _message(err: dict) -> str:
     return f"{where}: {msg[:1].lower() + msg[1:]}."
 
 
-def api_error_response(exc: ApiError) -> JSONResponse:
-    """The answer to an ApiError: its sentence in ``detail``, with its status."""
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+def status_of(exc: Refused) -> int:
+    return next(code for kind, code in STATUS.items() if isinstance(exc, kind))
+
+
+INTERNAL = (
+    "Something went wrong on the server (a bug, not your input). Try again, and tell the "
+    "teacher if it keeps happening."
+)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return api_error_response(exc)
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette answers this from its outermost middleware, outside the one that adds
+        # the security headers: add them here. (The exception is still logged.)
+        headers = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+        return JSONResponse({"detail": INTERNAL}, status_code=500, headers=headers)
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused) -> JSONResponse:
+        return JSONResponse({"detail": exc.sentence}, status_code=status_of(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,7 +1,7 @@
 """Predict-the-δ exercises: a student's number against the engine's, within a tolerance.
 
-A check compares with a step the engine has computed; nothing is recomputed here but
-θ'(s), by the engine's own activation records, to show the worked formula:
+A check compares with a step the engine has computed; nothing is recomputed here (θ'(s)
+for the worked formula comes with the trace too):
 
 - a session's owner checks against the step in progress (after ``forward``: δ comes
   from the engine's backward pass, which changes nothing; the new weight is
@@ -19,10 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.errors import ApiError
+from app.exceptions import Invalid, OutOfOrder
 from app.schemas import DeltaCheck, ExerciseCheckOut, SessionConfig, Term, WeightCheck
 from engine import Backward, Forward, StepTrace
-from engine.activations import get_activation
 
 RELATIVE = 1e-2
 ABSOLUTE = 1e-3
@@ -39,6 +38,7 @@ class StepNumbers:
     target: Array  # B, encoded for the loss
     s: tuple[Array, ...]  # B × d(l)
     x: tuple[Array, ...]  # B × d(l), without the bias unit
+    prime: tuple[Array | None, ...]  # θ'(s(l)), B × d(l); None for a softmax layer
     delta: tuple[Array, ...]  # B × d(l)
     grad: tuple[Array, ...]  # W's shape
     weights_before: tuple[Array, ...]
@@ -46,13 +46,13 @@ class StepNumbers:
 
     @classmethod
     def pending(cls, fwd: Forward, bwd: Backward, weights: tuple[Array, ...]) -> StepNumbers:
-        L = len(fwd.s)
         return cls(
             fwd.step,
             fwd.input,
             fwd.target,
             fwd.s,
-            tuple(fwd.x(l) for l in range(1, L + 1)),
+            fwd.x,
+            fwd.prime,
             bwd.delta,
             bwd.grad,
             weights,
@@ -72,6 +72,7 @@ class StepNumbers:
             trace.target,
             trace.s,
             trace.x,
+            trace.prime,
             trace.delta,
             trace.grad,
             before,
@@ -107,7 +108,7 @@ def _f(v: float) -> str:
 def _limits(numbers: StepNumbers, layer: int) -> int:
     L = len(numbers.s)
     if layer > L:
-        raise ApiError(422, f"layer {layer} is not in this network: its layers are 1 … {L}.")
+        raise Invalid(f"layer {layer} is not in this network: its layers are 1 … {L}.")
     return L
 
 
@@ -116,16 +117,13 @@ def check_delta(numbers: StepNumbers, body: DeltaCheck, config: SessionConfig):
     l, j, k = body.layer, body.unit, body.example
     d = numbers.delta[l - 1]
     if j > d.shape[1]:
-        raise ApiError(422, f"Layer {l} has {d.shape[1]} units: unit {j} is not one of them.")
+        raise Invalid(f"Layer {l} has {d.shape[1]} units: unit {j} is not one of them.")
     if k >= d.shape[0]:
-        raise ApiError(
-            422, f"The mini-batch has {d.shape[0]} examples: example {k} is not one of them."
-        )
+        raise Invalid(f"The mini-batch has {d.shape[0]} examples: example {k} is not one of them.")
     expected = float(d[k, j - 1])
-    s = float(numbers.s[l - 1][k, j - 1])
     x = float(numbers.x[l - 1][k, j - 1])
-    name = config.output if l == L else config.activation
-    slope = float(get_activation(name).derivative(np.array([s]), np.array([x]))[0])
+    prime = numbers.prime[l - 1]
+    slope = float(prime[k, j - 1]) if prime is not None else float("nan")  # softmax: unused
     dj, sj, xj = f"δ{_sub(j)}({l})", f"s{_sub(j)}({l})", f"x{_sub(j)}({l})"
     if l == L:
         y = float(numbers.target[k])
@@ -165,10 +163,9 @@ def check_weight(numbers: StepNumbers, body: WeightCheck, eta: float):
     l, i, j = body.layer, body.i, body.j
     g = numbers.grad[l - 1]
     if i >= g.shape[0] or j > g.shape[1]:
-        raise ApiError(
-            422,
+        raise Invalid(
             f"W({l}) is {g.shape[0]} × {g.shape[1]}: i runs 0 … {g.shape[0] - 1} (0 is the "
-            f"bias) and j runs 1 … {g.shape[1]}.",
+            f"bias) and j runs 1 … {g.shape[1]}."
         )
     before = float(numbers.weights_before[l - 1][i, j - 1])
     grad = float(g[i, j - 1])
@@ -218,8 +215,8 @@ def _out(body, step, expected, formula, terms, *, unit=None, i=None, j=None, exa
 
 def check(numbers: StepNumbers, body: DeltaCheck | WeightCheck, config: SessionConfig, eta: float):
     if body.step is not None and body.step != numbers.step:
-        raise ApiError(
-            409, f"This prediction is for step {body.step}, but the step on show is {numbers.step}."
+        raise OutOfOrder(
+            f"This prediction is for step {body.step}, but the step on show is {numbers.step}."
         )
     if isinstance(body, DeltaCheck):
         return check_delta(numbers, body, config)

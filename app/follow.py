@@ -11,13 +11,15 @@ new weights, η, batch size), a fresh ``state``. Each event carries an increasin
 The session id never leaves the teacher's page: no event, follow route or error names
 it, and every ``/api/sessions/{id}`` route refuses a token with 403.
 
-Memory stays bounded: a follower's queue holds at most BACKPROP_FOLLOW_QUEUE_EVENTS
-events (the same bytes for every follower, not copies); a follower that falls further
-behind loses its queue and gets one fresh ``state`` instead. A share keeps its last
-REPLAY events for pages that reconnect (``Last-Event-ID``) and the numbers of its last
-RECORDS steps for exercise checks. A share ends with its session (deleted, expired,
-evicted) — unless the teacher's page moves it to the session of a new setup within
-GRACE_SECONDS — and followers are capped per share and in all.
+Memory stays bounded, in bytes: a share keeps its latest events, up to
+BACKPROP_FOLLOW_BUFFER_BYTES, for pages that reconnect (``Last-Event-ID``), and each
+follower's queue holds up to as many bytes of the same events (shared, not copies; an
+event is kept once, as its JSON); a follower that falls further behind loses its queue
+and gets one fresh ``state`` instead. A share keeps the numbers of its last RECORDS steps
+for exercise checks. Followers are counted when their stream is granted (the route), not
+when it starts, so a crowd connecting at once cannot pass the caps. A share ends with its
+session (deleted, expired, evicted) — unless the teacher's page moves it to the session
+of a new setup within GRACE_SECONDS.
 """
 
 from __future__ import annotations
@@ -34,16 +36,18 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.errors import ApiError
+from app import budget
+from app.encode import backward_document, dumps, forward_document, step_document
+from app.exceptions import NotFound, OutOfOrder, ReadOnly, Refused, TooMany
 from app.exercise import StepNumbers
-from app.schemas import BackwardOut, ExerciseMode, ForwardOut, State, progress_dict, step_json
+from app.schemas import ExerciseMode, State, progress_dict
 from app.sessions import Session, SessionStore
 from app.settings import Settings
 
 KEEPALIVE_SECONDS = 15.0  # a comment line this often keeps proxies from closing the stream
 RETRY_MS = 2000  # how soon a browser's EventSource reconnects after a dropped stream
-REPLAY = 64
 RECORDS = 8
+UNCLAIMED_SECONDS = 10.0  # a granted stream that never started is forgotten after this
 GRACE_SECONDS = 120.0
 
 READ_ONLY = (
@@ -57,6 +61,9 @@ NOT_SHARED = (
 )
 
 
+RUN_ENDED = "The teacher's run has ended; the page is waiting for the teacher's next one."
+
+
 def _frame(seq: int, kind: str, data: str) -> bytes:
     """One server-sent event: id, type and a one-line JSON body."""
     return f"id: {seq}\nevent: {kind}\ndata: {data}\n\n".encode()
@@ -66,26 +73,46 @@ def _frame(seq: int, kind: str, data: str) -> bytes:
 class Event:
     seq: int
     kind: str
-    data: str  # JSON, one line, with "seq" and "kind" inside
-    raw: bytes  # the event as sent
+    data: str  # JSON, one line, with "seq" and "kind" inside: the one copy kept
     step: int = -1  # the step a finished (not refused) step's trace belongs to
 
+    @property
+    def raw(self) -> bytes:
+        """The event as sent."""
+        return _frame(self.seq, self.kind, self.data)
 
-RESYNC = Event(0, "resync", "", b"")  # queue marker: send a fresh state instead
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+RESYNC = Event(0, "resync", "")  # queue marker: send a fresh state instead
 
 
 @dataclass(eq=False)
 class Follower:
-    queue: asyncio.Queue[Event]
+    """One follow page's stream: granted by ``FollowHub.join``, claimed when it starts."""
+
+    limit: int  # bytes of events the queue may hold
+    queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
+    queued: int = 0
+    granted_at: float = field(default_factory=time.monotonic)
+    claimed: bool = False
 
     def offer(self, event: Event) -> None:
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
+        if self.queued + event.size > self.limit and not self.queue.empty():
             # Too slow: what is queued is stale anyway; one fresh state replaces it.
             while not self.queue.empty():
                 self.queue.get_nowait()
-            self.queue.put_nowait(event if event.kind == "ended" else RESYNC)
+            self.queued = 0
+            event = event if event.kind == "ended" else RESYNC
+        self.queue.put_nowait(event)
+        self.queued += event.size
+
+    async def next(self, timeout: float) -> Event:
+        event = await asyncio.wait_for(self.queue.get(), timeout)
+        self.queued -= event.size
+        return event
 
 
 @dataclass(eq=False)
@@ -96,7 +123,8 @@ class Share:
     seq: int = 0
     exercise: ExerciseMode | None = None
     followers: set[Follower] = field(default_factory=set)
-    recent: deque[Event] = field(default_factory=lambda: deque(maxlen=REPLAY))
+    recent: deque[Event] = field(default_factory=deque)
+    recent_bytes: int = 0
     frame: list[str] = field(default_factory=list)  # events of the step on show
     records: deque[StepNumbers] = field(default_factory=lambda: deque(maxlen=RECORDS))
     detached_at: float | None = None  # its session is gone; waiting to be continued
@@ -126,16 +154,15 @@ class Share:
 
     def numbers(self, step: int | None) -> StepNumbers:
         if not self.records:
-            raise ApiError(409, "There is no step to predict yet: wait for the forward beat.")
+            raise OutOfOrder("There is no step to predict yet: wait for the forward beat.")
         if step is None:
             return self.records[-1]
         for numbers in self.records:
             if numbers.step == step:
                 return numbers
-        raise ApiError(
-            409,
+        raise OutOfOrder(
             f"Step {step} is no longer kept (the run is at step {self.records[-1].step}): "
-            "predict the step on show.",
+            "predict the step on show."
         )
 
 
@@ -189,6 +216,9 @@ class FollowHub:
 
     # ---------------------------------------------------------------- shares
     def share(self, session: Session, base_url: str, continue_from: str | None = None) -> Share:
+        layers, batch = session.net.config.layers, session.net.config.batch_size
+        budget.check_session(layers, batch, session.dataset.size, self.settings, shared=True)
+        session.shared = True
         self._prune()
         share = self._by_session.get(session.id)
         if share is None and continue_from:
@@ -218,7 +248,7 @@ class FollowHub:
     def shared(self, session: Session) -> Share:
         share = self._by_session.get(session.id)
         if share is None or share.ended:
-            raise ApiError(404, "This session is not shared: POST …/share to share it first.")
+            raise NotFound("This session is not shared: POST …/share to share it first.")
         return share
 
     def unshare(self, session: Session) -> None:
@@ -232,21 +262,22 @@ class FollowHub:
     def by_token(self, token: str) -> Share:
         share = self._by_token.get(token)
         if share is None or share.ended:
-            raise ApiError(404, NOT_SHARED)
+            raise NotFound(NOT_SHARED)
         return share
 
     def session_of(self, share: Share) -> Session:
-        """The shared session, read without counting as the teacher's use."""
-        if share.detached_at is not None:
-            raise ApiError(
-                409,
-                "The teacher's run has ended; the page is waiting for the teacher's next one.",
-            )
-        return self.store.get(share.session_id, touch=False)
+        """The shared session, read without counting as the teacher's use. A run that
+        ended (a new setup, deleted, or expired just now) gets one answer: 409, RUN_ENDED."""
+        if share.detached_at is None:
+            try:
+                return self.store.get(share.session_id, touch=False)
+            except NotFound:
+                pass  # expired: the store has just told _forgot, which detached the share
+        raise OutOfOrder(RUN_ENDED)
 
     def _guard(self, sid: str) -> None:
         if sid in self._by_token:
-            raise ApiError(403, READ_ONLY)
+            raise ReadOnly(READ_ONLY)
 
     def _forgot(self, sid: str) -> None:
         share = self._by_session.get(sid)
@@ -289,8 +320,11 @@ class FollowHub:
     def _publish(self, share: Share, kind: str, body: str, step: int = -1) -> Event:
         share.seq += 1
         data = f'{{"seq":{share.seq},"kind":"{kind}",{body}}}'
-        event = Event(share.seq, kind, data, _frame(share.seq, kind, data), step)
+        event = Event(share.seq, kind, data, step)
         share.recent.append(event)
+        share.recent_bytes += event.size
+        while share.recent_bytes > self.settings.follow_buffer_bytes and len(share.recent) > 1:
+            share.recent_bytes -= share.recent.popleft().size
         if kind in ("forward", "step"):
             share.frame = [data]
         elif kind in ("backward", "update"):
@@ -325,7 +359,7 @@ class FollowHub:
         # fast-forward calls from a worker thread, so the sending happens on the loop.
         if kind == "forward":
             fwd, message = detail
-            body = f'"trace":{ForwardOut.from_forward(fwd, message).model_dump_json()}'
+            body = f'"trace":{dumps(forward_document(fwd, message)).decode()}'
             numbers = None
             if not message:
                 numbers = StepNumbers.pending(fwd, session.net.backward(fwd), session.net.weights)
@@ -337,7 +371,7 @@ class FollowHub:
 
         elif kind == "backward":
             step, bwd, message = detail
-            body = f'"trace":{BackwardOut.from_backward(step, bwd, message).model_dump_json()}'
+            body = f'"trace":{dumps(backward_document(step, bwd, message)).decode()}'
 
             def send() -> None:
                 self._publish(share, "backward", body)
@@ -345,7 +379,7 @@ class FollowHub:
         elif kind in ("update", "step"):
             trace = detail
             progress = progress_dict(session.net, session.phase, len(session.undo))
-            body = f'"trace":{step_json(trace, progress).decode()}'
+            body = f'"trace":{dumps(step_document(trace, progress)).decode()}'
 
             def send() -> None:
                 if not trace.diverged:
@@ -374,26 +408,42 @@ class FollowHub:
         self._on_loop(send)
 
     # ------------------------------------------------------------- the stream
-    def can_follow(self, share: Share) -> None:
+    def join(self, share: Share) -> Follower:
+        """Grant a follow stream, counted at once (refused past the caps); the stream
+        claims it when it starts, or it is forgotten after UNCLAIMED_SECONDS."""
+        self._forget_unclaimed()
         if len(share.followers) >= self.settings.max_followers_per_session:
-            raise ApiError(
-                429,
+            raise TooMany(
                 f"This run already has {len(share.followers)} followers, the limit "
                 f"(BACKPROP_MAX_FOLLOWERS_PER_SESSION = "
-                f"{self.settings.max_followers_per_session}).",
+                f"{self.settings.max_followers_per_session})."
             )
         if self.followers >= self.settings.max_followers:
-            raise ApiError(
-                429,
+            raise TooMany(
                 f"The server has {self.followers} followers, its limit "
-                f"(BACKPROP_MAX_FOLLOWERS = {self.settings.max_followers}).",
+                f"(BACKPROP_MAX_FOLLOWERS = {self.settings.max_followers})."
             )
-
-    async def stream(self, share: Share, last_event_id: int | None) -> AsyncIterator[bytes]:
-        """The event stream of one follower, from the state now (or where it left off)."""
-        follower = Follower(asyncio.Queue(maxsize=self.settings.follow_queue_events))
+        follower = Follower(self.settings.follow_buffer_bytes)
         share.followers.add(follower)
         self.followers += 1
+        return follower
+
+    def _leave(self, share: Share, follower: Follower) -> None:
+        if follower in share.followers:
+            share.followers.discard(follower)
+            self.followers -= 1
+
+    def _forget_unclaimed(self) -> None:
+        limit = time.monotonic() - UNCLAIMED_SECONDS
+        for share in self._by_token.values():
+            for follower in [f for f in share.followers if not f.claimed and f.granted_at < limit]:
+                self._leave(share, follower)
+
+    async def stream(
+        self, share: Share, follower: Follower, last_event_id: int | None
+    ) -> AsyncIterator[bytes]:
+        """The event stream of one follower, from the state now (or where it left off)."""
+        follower.claimed = True
         try:
             yield f"retry: {RETRY_MS}\n\n".encode()
             # `last` is taken with what is sent, before any await: events published while
@@ -410,7 +460,7 @@ class FollowHub:
                     yield event.raw
             while True:
                 try:
-                    event = await asyncio.wait_for(follower.queue.get(), KEEPALIVE_SECONDS)
+                    event = await follower.next(KEEPALIVE_SECONDS)
                 except TimeoutError:
                     self._prune()
                     if share.ended:
@@ -431,8 +481,7 @@ class FollowHub:
                 if event.kind == "ended":
                     return
         finally:
-            share.followers.discard(follower)
-            self.followers -= 1
+            self._leave(share, follower)
 
     def _fresh(self, share: Share, reason: str) -> bytes | None:
         """A ``state`` event for the run now (not stored: it is for one follower)."""
@@ -447,7 +496,7 @@ class FollowHub:
             return _frame(share.seq, "paused", data)
         try:
             session = self.store.get(share.session_id, touch=False)
-        except ApiError:
+        except Refused:
             return None
         data = f'{{"seq":{share.seq},"kind":"state","reason":"{reason}",'
         data += f"{self._state_body(share, session)}}}"

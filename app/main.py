@@ -13,19 +13,18 @@ from pathlib import Path
 from typing import Literal
 
 import plotly
+from anyio import CapacityLimiter
 from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
-from starlette.types import Receive, Scope, Send
 
 from app import __version__
 from app.errors import install_error_handlers
 from app.follow import FollowHub
-from app.hotpath import StepHotPath, is_step
-from app.middleware import GZIP_MIN_BYTES, BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from app.middleware import GZIP_MIN_BYTES, BodyLimitsMiddleware, SecurityHeadersMiddleware
 from app.routes import exports, follow, meta, sessions
 from app.sessions import SessionStore
 from app.settings import Settings, get_settings
@@ -63,21 +62,6 @@ async def _sweep_forever(store: SessionStore, every_seconds: float = 60.0) -> No
         store.sweep()
 
 
-class BackpropLab(FastAPI):
-    """FastAPI, but for the one request a class sends many times a second: a plain
-    step is answered at the door, before FastAPI's machinery (app/hotpath.py)."""
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.hot_path = StepHotPath(super().__call__, self)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if is_step(scope):
-            await self.hot_path(scope, receive, send)
-        else:
-            await super().__call__(scope, receive, send)
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. Without ``settings`` they are read from BACKPROP_* variables."""
     settings = settings or get_settings()
@@ -86,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.store = SessionStore(settings)
+        app.state.compute_limiter = CapacityLimiter(settings.compute_threads)
         app.state.follow = FollowHub(app.state.store, settings)  # follow mode (app/follow.py)
         app.state.follow.start()
         sweeper = asyncio.create_task(_sweep_forever(app.state.store))
@@ -93,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sweeper.cancel()
         app.state.follow.close()
 
-    app = BackpropLab(
+    app = FastAPI(
         title="Backprop Lab",
         version=__version__,
         summary="Every number of one SGD iteration: forward, backward, update.",
@@ -105,16 +90,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Outermost last: security headers also cover the 413 from the size limit.
     # Full-precision floats (~19 characters each): gzip halves them. Level 1: 8.4 KB ->
-    # 3.7 KB in ~50 µs; level 5 saves 0.2 KB more for ~145 µs. (Step traces, the
-    # hot path, are compressed where they are made: app/middleware.py gzip_digits.)
+    # 3.7 KB in ~50 µs; level 5 saves 0.2 KB more for ~145 µs.
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=1)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitsMiddleware,
+        max_bytes=settings.max_body_bytes,
+        timeout_seconds=settings.body_timeout_seconds,
+    )
     app.add_middleware(SecurityHeadersMiddleware)
 
     install_error_handlers(app)
 
-    # Routes are tried in the order they are declared: the liveness probe first, so that
-    # it costs what FastAPI itself costs (after the routers it paid ~60 µs to try them).
     @app.get("/healthz", response_model=Health, tags=["service"])
     async def healthz() -> Health:
         """Liveness probe: the process is up and answering."""

@@ -4,7 +4,7 @@ CSV of a step (long format, one number per row, every number of the trace):
 
     quantity, layer, row, col, value
 
-``s``, ``x``, ``delta``: row = position k in the mini-batch, col = unit j (1 … d(l));
+``s``, ``x``, ``prime`` (θ'(s)), ``delta``: row = position k in the mini-batch, col = unit j;
 ``grad``, ``update``, ``weights``: row = i (0 is the bias unit), col = j;
 ``grad_norm``, ``delta_mean_abs``, ``saturation``: one row per layer;
 ``step``, ``error``, ``learning_rate``, ``index``, ``input``, ``target``: layer 0.
@@ -41,8 +41,11 @@ def trace_csv(t: StepTrace) -> str:
             w.writerow(["input", 0, k, j, repr(float(v))])
     for l in range(1, len(t.s) + 1):
         lay = t.layer(l)
-        for name in ("s", "x", "delta"):
-            for (k, j), v in np.ndenumerate(getattr(lay, name)):
+        for name in ("s", "x", "prime", "delta"):
+            values = getattr(lay, name)
+            if values is None:  # θ' of a softmax layer: not an element-wise slope
+                continue
+            for (k, j), v in np.ndenumerate(values):
                 w.writerow([name, l, k, j + 1, repr(float(v))])
         for name in ("grad", "update", "weights"):
             for (i, j), v in np.ndenumerate(getattr(lay, name)):

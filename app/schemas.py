@@ -1,26 +1,19 @@
-"""Request and response schemas, and the one place where engine traces become JSON.
+"""Request and response schemas.
 
 Inputs use finite floats only (``allow_inf_nan=False``): ``ge=`` alone lets ``inf``
-through. Responses are built from engine objects by the ``from_*`` constructors
-below and serialised by pydantic-core (``model_dump_json``); every number in them
-is finite because the engine refuses a step that is not (a refused step says
-``diverged: true`` and carries no per-layer numbers).
-
-One response skips the models: a step's trace, the API's hot path (one per key press,
-a class of them at once). ``step_json`` writes the ``StepOut`` document straight from
-the trace's numbers with orjson, whose bytes are those ``model_dump_json`` would give
-(tested); ``StepOut`` stays its documented response model.
+through. Responses are built from engine objects by the ``from_*`` constructors below;
+the documents that carry a step's numbers (``StepOut``, ``ForwardOut``,
+``BackwardOut``) are written by app/encode.py, in these models' shapes.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Literal
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engine import Config, Network, StepTrace
+from app.encode import finite_or_none
+from engine import Config, Network
 from engine.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from engine.datasets import DATASETS, Dataset, custom_dataset, make_dataset
 from engine.losses import check_pair
@@ -33,10 +26,19 @@ GeneratedName = Literal[tuple(n for n in DATASETS if n != "custom")]  # type: ig
 SessionId = Annotated[str, Field(description="The session's unguessable id (32 hex digits).")]
 
 
-class Strict(BaseModel):
-    """Reject unknown fields: a typo in a field name must not be silently ignored."""
+# Hard bounds on every integer a request may carry, far above any setting's limit: the
+# settings (app/settings.py) narrow them, with a message naming the setting; these keep
+# a number of 2⁶⁴ from ever reaching NumPy.
+BIG = 10**6  # counts: points, units, batch sizes, indices
+COUNTER = 2**53  # step and epoch numbers: exact in a float, so in JavaScript too
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
 
-    model_config = ConfigDict(extra="forbid")
+
+class Strict(BaseModel):
+    """Reject unknown fields (a typo in a field name must not be silently ignored) and
+    strings or booleans where numbers belong ("0.1", "2", true): strict mode."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # --------------------------------------------------------------------------- config
@@ -49,11 +51,15 @@ class InitConfig(Strict):
 
 class GeneratedDataset(Strict):
     name: GeneratedName = "xor"
-    n: int = Field(200, ge=2, description="Number of points (train + test).")
+    n: int = Field(200, ge=2, le=BIG, description="Number of points (train + test).")
     noise: Finite = Field(0.1, ge=0, le=5)
-    seed: int = Field(0, ge=0, le=2**32 - 1)
+    seed: Seed = 0
     test_ratio: Finite = Field(0.2, ge=0, le=0.9)
     classes: int | None = Field(None, ge=2, le=10, description="K for spiral and blobs.")
+
+    @property
+    def size(self) -> int:
+        return self.n
 
     def build(self) -> Dataset:
         return make_dataset(self.name, self.n, self.noise, self.seed, self.test_ratio, self.classes)
@@ -61,11 +67,19 @@ class GeneratedDataset(Strict):
 
 class CustomDataset(Strict):
     name: Literal["custom"]
-    points: list[list[Finite]] = Field(min_length=1)
-    labels: list[Finite] = Field(description="±1 or class index 0 … K−1; real with regression.")
+    points: list[Annotated[list[Finite], Field(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=BIG
+    )
+    labels: list[Annotated[Finite, Field(ge=-1e9, le=1e9)]] = Field(
+        max_length=BIG, description="±1 or class index 0 … K−1; real with regression."
+    )
     regression: bool = False
     test_ratio: Finite = Field(0.0, ge=0, le=0.9)
-    seed: int = Field(0, ge=0, le=2**32 - 1)
+    seed: Seed = 0
+
+    @property
+    def size(self) -> int:
+        return len(self.points)
 
     def build(self) -> Dataset:
         return custom_dataset(self.points, self.labels, self.test_ratio, self.seed, self.regression)
@@ -77,9 +91,10 @@ DatasetConfig = Annotated[GeneratedDataset | CustomDataset, Field(discriminator=
 class SessionConfig(Strict):
     """Everything that defines a run. ``{}`` gives a small tanh network on XOR (±1)."""
 
-    layers: list[Annotated[int, Field(ge=1)]] = Field(
+    layers: list[Annotated[int, Field(ge=1, le=BIG)]] = Field(
         default_factory=lambda: [2, 4, 1],
         min_length=2,
+        max_length=1000,
         description="[d(0), …, d(L)]: input size, hidden sizes, output size.",
     )
     activation: HiddenName = Field("tanh", description="Hidden θ.")
@@ -87,15 +102,31 @@ class SessionConfig(Strict):
     loss: Literal["squared", "cross_entropy"] = "squared"
     init: InitConfig = Field(default_factory=InitConfig)
     learning_rate: Finite = Field(0.1, gt=0, le=1e6, description="η")
-    batch_size: int = Field(1, ge=1, description="B, examples per SGD step.")
+    batch_size: int = Field(1, ge=1, le=BIG, description="B, examples per SGD step.")
     dataset: DatasetConfig = Field(default_factory=GeneratedDataset)
-    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seeds initial weights and example order.")
+    seed: Seed = Field(0, description="Seeds initial weights and example order.")
 
     @model_validator(mode="after")
     def _pairs(self) -> SessionConfig:
         # The engine's own rule, so the message is the same from Python and HTTP.
         check_pair(self.output, self.loss, self.layers[-1])
         return self
+
+    @classmethod
+    def from_engine(cls, config: Config, dataset: GeneratedDataset | CustomDataset):
+        """The config of a run from its network's config (η, B and the seed change
+        during a run) and its data set."""
+        return cls.model_construct(
+            layers=list(config.layers),
+            activation=config.activation,
+            output=config.output,
+            loss=config.loss,
+            init=InitConfig.model_construct(scheme=config.init, scale=config.init_scale),
+            learning_rate=config.learning_rate,
+            batch_size=config.batch_size,
+            dataset=dataset,
+            seed=config.seed,
+        )
 
     def engine_config(self) -> Config:
         return Config(
@@ -113,38 +144,49 @@ class SessionConfig(Strict):
 
 class ConfigPatch(Strict):
     learning_rate: Finite | None = Field(None, gt=0, le=1e6)
-    batch_size: int | None = Field(None, ge=1)
+    batch_size: int | None = Field(None, ge=1, le=BIG)
 
 
 class ResetRequest(Strict):
-    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="New seed; default: keep it.")
+    seed: Seed | None = Field(None, description="New seed; default: keep it.")
 
 
 class WeightsRequest(Strict):
     weights: list[list[list[Finite]]] = Field(
-        description="W(1) … W(L), each (d(l-1)+1) × d(l) with the bias weights in row 0."
+        max_length=1000,
+        description="W(1) … W(L), each (d(l-1)+1) × d(l) with the bias weights in row 0.",
     )
 
 
 class IndicesRequest(Strict):
-    indices: list[Annotated[int, Field(ge=0)]] | None = Field(
-        None, min_length=1, description="Training-example indices; default: the next mini-batch."
+    indices: list[Annotated[int, Field(ge=0, le=BIG)]] | None = Field(
+        None,
+        min_length=1,
+        max_length=BIG,
+        description="Training-example indices (at most BACKPROP_MAX_BATCH); default: the "
+        "next mini-batch.",
     )
 
 
 class TrainRequest(Strict):
-    steps: int = Field(ge=1, description="SGD steps to run (capped per call, see the limits).")
+    steps: int = Field(
+        ge=1, le=COUNTER, description="SGD steps to run (capped per call, see the limits)."
+    )
     record_every: int = Field(
-        1, ge=1, description="Return one point (the mean) per this many steps."
+        1, ge=1, le=BIG, description="Return one point (the mean) per this many steps."
     )
 
 
 class PredictRequest(Strict):
-    inputs: list[list[Finite]] = Field(min_length=1)
+    inputs: list[Annotated[list[Finite], Field(max_length=64)]] = Field(
+        min_length=1, max_length=BIG
+    )
 
 
 class GradcheckRequest(Strict):
-    indices: list[Annotated[int, Field(ge=0)]] | None = Field(None, min_length=1)
+    indices: list[Annotated[int, Field(ge=0, le=BIG)]] | None = Field(
+        None, min_length=1, max_length=BIG
+    )
     epsilon: Finite = Field(1e-5, gt=0, le=1.0)
 
 
@@ -170,16 +212,16 @@ class Progress(BaseModel):
 
 
 def progress_dict(net: Network, pending: str, undo_available: int) -> dict[str, Any]:
-    """The fields of ``Progress`` as plain values (``step_json`` writes them as they are)."""
+    """The fields of ``Progress`` as plain values (app/encode.py writes them as they are)."""
     st = net.state
     m = net.metrics()
     return {
         "step": st.step,
         "epoch": st.epoch,
         "position": st.position,
-        "train_error": _finite_or_none(m["train_error"]),
+        "train_error": finite_or_none(m["train_error"]),
         "train_accuracy": m["train_accuracy"],
-        "test_error": _finite_or_none(m["test_error"]),
+        "test_error": finite_or_none(m["test_error"]),
         "test_accuracy": m["test_accuracy"],
         "learning_rate": net.config.learning_rate,
         "batch_size": net.config.batch_size,
@@ -232,10 +274,14 @@ class DatasetOut(BaseModel):
         )
 
 
+PRIME = "θ'(s(l)), B × d(l): the slope backward multiplies by; null for a softmax layer"
+
+
 class ForwardLayer(BaseModel):
     layer: int
     s: Matrix
     x: Matrix
+    prime: Matrix | None = Field(description=PRIME)
 
 
 class BackwardLayer(BaseModel):
@@ -250,6 +296,7 @@ class LayerOut(BaseModel):
     layer: int = Field(description="l, 1 … L")
     s: Matrix = Field(description="s(l), B × d(l)")
     x: Matrix = Field(description="x(l) = θ(s(l)), B × d(l), without the bias unit")
+    prime: Matrix | None = Field(description=PRIME)
     delta: Matrix = Field(description="δ(l) = ∂e/∂s(l), B × d(l)")
     grad: Matrix = Field(description="G(l) = mean over the batch of x(l-1) δ(l); bias in row 0")
     update: Matrix = Field(description="ΔW(l) = −η G(l)")
@@ -270,26 +317,6 @@ class ForwardOut(BaseModel):
     message: str
     layers: list[ForwardLayer]
 
-    @classmethod
-    def from_forward(cls, fwd, message: str = "") -> ForwardOut:
-        L = len(fwd.s)
-        return cls.model_construct(
-            phase="forward",
-            step=fwd.step,
-            indices=fwd.indices.tolist(),
-            input=fwd.input.tolist(),
-            target=fwd.target.tolist(),
-            error=_finite_or_none(fwd.error),
-            diverged=bool(message),
-            message=message,
-            layers=[]
-            if message
-            else [
-                ForwardLayer.model_construct(layer=l, s=fwd.s[l - 1].tolist(), x=fwd.x(l).tolist())
-                for l in range(1, L + 1)
-            ],
-        )
-
 
 class BackwardOut(BaseModel):
     phase: Literal["backward"] = "backward"
@@ -297,27 +324,6 @@ class BackwardOut(BaseModel):
     diverged: bool
     message: str
     layers: list[BackwardLayer]
-
-    @classmethod
-    def from_backward(cls, step: int, bwd, message: str = "") -> BackwardOut:
-        return cls.model_construct(
-            phase="backward",
-            step=step,
-            diverged=bool(message),
-            message=message,
-            layers=[]
-            if message
-            else [
-                BackwardLayer.model_construct(
-                    layer=l,
-                    delta=bwd.delta[l - 1].tolist(),
-                    grad=bwd.grad[l - 1].tolist(),
-                    grad_norm=_finite_or_none(bwd.grad_norm[l - 1]),
-                    delta_mean_abs=_finite_or_none(bwd.delta_mean_abs[l - 1]),
-                )
-                for l in range(1, len(bwd.delta) + 1)
-            ],
-        )
 
 
 class StepOut(BaseModel):
@@ -331,62 +337,6 @@ class StepOut(BaseModel):
     message: str
     layers: list[LayerOut]
     state: Progress = Field(description="Where the run stands after this step.")
-
-
-def step_json(t: StepTrace, state: dict[str, Any]) -> bytes:
-    """A step's trace as ``StepOut`` JSON, from the arrays, without building the models.
-
-    ``state`` is ``progress_dict(...)``. The numbers come as views from
-    ``StepTrace.views()`` and are written by orjson straight from the arrays, with no
-    Python float made (orjson writes floats 1.7x faster than pydantic-core): the
-    shortest form that reads back as the same float, byte for byte what
-    ``StepOut.model_dump_json()`` writes, so every number equals the engine's bit for
-    bit. They are all finite (a step that is not is refused and carries no per-layer
-    numbers, and ``error`` goes through ``_finite_or_none``); should one ever slip
-    through, orjson writes ``null``, never invalid JSON. tests/test_step_json.py checks
-    the bytes against the models.
-    """
-    v = t.views()
-    layers = [
-        {
-            "layer": l,
-            "s": s,
-            "x": x if x.flags.c_contiguous else x.tolist(),  # hidden x: strided views
-            "delta": delta,
-            "grad": grad,
-            "update": update,
-            "weights": weights,
-            "grad_norm": grad_norm,
-            "delta_mean_abs": delta_mean_abs,
-            "saturation": saturation,
-        }
-        for l, s, x, delta, grad, update, weights, grad_norm, delta_mean_abs, saturation in zip(
-            range(1, len(v["s"]) + 1),
-            v["s"],
-            v["x"],
-            v["delta"],
-            v["grad"],
-            v["update"],
-            v["weights"],
-            t.grad_norm,
-            t.delta_mean_abs,
-            t.saturation,
-            strict=True,
-        )
-    ]
-    out = {
-        "step": t.step,
-        "indices": t.indices.tolist(),
-        "input": v["input"].tolist(),
-        "target": v["target"].tolist(),
-        "error": _finite_or_none(t.error),
-        "learning_rate": t.learning_rate,
-        "diverged": t.diverged,
-        "message": t.message,
-        "layers": layers,
-        "state": state,
-    }
-    return orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 class Curve(BaseModel):
@@ -463,6 +413,42 @@ class GradcheckOut(BaseModel):
     numerical_seconds: float
 
 
+Count = Annotated[int, Field(ge=1, le=COUNTER)]
+
+
+class HistorySnapshot(Strict):
+    """A run's stored history (app/history.py), as exported: read back as strictly as it
+    is written, so a tampered file is refused whole."""
+
+    capacity: int = Field(ge=2, le=2**20)
+    stride: int = Field(ge=1, le=COUNTER)
+    first: list[Count] = Field(max_length=2**20)
+    last: list[Count] = Field(max_length=2**20)
+    count: list[Count] = Field(max_length=2**20)
+    error: list[Finite] = Field(max_length=2**20)
+    grad_norm: list[list[Finite]] = Field(max_length=2**20)
+    delta_mean_abs: list[list[Finite]] = Field(max_length=2**20)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HistorySnapshot:
+        n = len(self.first)
+        columns = (self.last, self.count, self.error, self.grad_norm, self.delta_mean_abs)
+        if any(len(column) != n for column in columns):
+            raise ValueError("the history's columns have different lengths")
+        if self.capacity % 2 or n > self.capacity:
+            raise ValueError("the history's capacity must be even and hold all its points")
+        if self.stride & (self.stride - 1):
+            raise ValueError("the history's stride must be a power of two")
+        for i in range(n):
+            span = self.last[i] - self.first[i] + 1
+            if span < 1 or self.count[i] > span or (i and self.first[i] <= self.last[i - 1]):
+                raise ValueError(
+                    f"the history's point {i} is out of order: points cover steps "
+                    "first … last, one after the other"
+                )
+        return self
+
+
 class Snapshot(Strict):
     """Everything needed to continue a run elsewhere, exactly."""
 
@@ -470,11 +456,17 @@ class Snapshot(Strict):
     # (in /1 each epoch had a generator of its own), so /1 runs cannot continue exactly.
     format: Literal["backprop-lab/2"] = "backprop-lab/2"
     config: SessionConfig
-    step: int = Field(ge=0)
-    epoch: int = Field(ge=0)
-    position: int = Field(ge=0)
-    weights: list[list[list[Finite]]]
-    history: dict[str, Any] | None = None
+    step: int = Field(ge=0, le=COUNTER)
+    epoch: int = Field(ge=0, le=COUNTER)
+    position: int = Field(ge=0, le=BIG)
+    weights: list[list[list[Finite]]] = Field(max_length=1000)
+    history: HistorySnapshot | None = None
+
+    @model_validator(mode="after")
+    def _history_ends_at_the_step(self) -> Snapshot:
+        if self.history is not None and self.history.last and self.history.last[-1] > self.step:
+            raise ValueError("the history runs past the snapshot's step")
+        return self
 
     @field_validator("format", mode="before")
     @classmethod
@@ -521,10 +513,6 @@ class CatalogueOut(BaseModel):
     losses: list[str]
     init_schemes: list[str]
     datasets: list[DatasetInfoOut]
-
-
-def _finite_or_none(v: float | None) -> float | None:
-    return v if v is not None and math.isfinite(v) else None
 
 
 # ------------------------------------------------------------ follow mode, exercises

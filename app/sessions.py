@@ -20,40 +20,36 @@ from typing import Any
 
 import numpy as np
 
-from app.errors import ApiError
-from app.schemas import SessionConfig, Snapshot
+from app import budget
+from app.exceptions import Invalid, NotFound, OutOfOrder, sentence
+from app.history import History
+from app.schemas import DatasetConfig, HistorySnapshot, SessionConfig, Snapshot
 from app.settings import Settings
-from engine import Network, State
-from engine.history import History
-from engine.network import EXPLODED_MESSAGE, Backward, Forward, RunRecord, StepTrace
+from engine import Backward, Forward, Network, RunRecord, State, StepTrace
+from engine.network import EXPLODED_MESSAGE
 
 
 def check_limits(config: SessionConfig, settings: Settings) -> None:
     """The configurable limits, each named in its message (422)."""
     hidden = config.layers[1:-1]
     if len(hidden) > settings.max_hidden_layers:
-        raise ApiError(
-            422,
+        raise Invalid(
             f"The network has {len(hidden)} hidden layers; the limit is "
-            f"{settings.max_hidden_layers}.",
+            f"{settings.max_hidden_layers} (BACKPROP_MAX_HIDDEN_LAYERS)."
         )
     for l, d in enumerate(config.layers):
         if d > settings.max_units:
-            raise ApiError(
-                422, f"Layer {l} has {d} units; the limit is {settings.max_units} per layer."
+            raise Invalid(
+                f"Layer {l} has {d} units; the limit is {settings.max_units} per layer "
+                "(BACKPROP_MAX_UNITS)."
             )
-    ds = config.dataset
-    n = len(ds.points) if ds.name == "custom" else ds.n
+    n = config.dataset.size
     if n > settings.max_samples:
-        raise ApiError(422, f"The dataset has {n} points; the limit is {settings.max_samples}.")
-    check_batch_size(config.batch_size, settings)
-
-
-def check_batch_size(batch_size: int, settings: Settings) -> None:
-    if batch_size > settings.max_samples:
-        raise ApiError(
-            422, f"The batch size {batch_size} is above the limit of {settings.max_samples}."
+        raise Invalid(
+            f"The dataset has {n} points; the limit is {settings.max_samples} "
+            "(BACKPROP_MAX_SAMPLES)."
         )
+    budget.check_session(config.layers, config.batch_size, n, settings)
 
 
 def build_network(config: SessionConfig, settings: Settings, weights=None) -> Network:
@@ -61,7 +57,7 @@ def build_network(config: SessionConfig, settings: Settings, weights=None) -> Ne
     try:
         return Network(config.engine_config(), config.dataset.build(), weights)
     except ValueError as e:
-        raise ApiError(422, _sentence(e)) from None
+        raise Invalid(sentence(e)) from None
 
 
 # Told after every change of a session's state, with what changed:
@@ -72,52 +68,28 @@ def build_network(config: SessionConfig, settings: Settings, weights=None) -> Ne
 ChangeHook = Callable[["Session", str, Any], None]
 
 
-def _sentence(e: Exception) -> str:
-    s = str(e)
-    s = s[:1].upper() + s[1:]
-    return s if s.endswith(".") else s + "."
-
-
-# Steps taken one by one are written to the history in batches of up to this many
-# (and whenever it is read): one History.extend per step cost more than the step's
-# own arithmetic on a small network.
-HISTORY_BATCH = 64
-
-
 @dataclass
 class Session:
+    """One browser's run. Its configuration is the network's (which η, B and the seed
+    change during the run) and the data set it was built with."""
+
     id: str
-    config: SessionConfig
+    dataset: DatasetConfig
     net: Network
-    _history: History  # read it as ``history``: that first writes the unrecorded steps
+    history: History
     undo: deque[State]
+    settings: Settings
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_used: float = field(default_factory=time.monotonic)
     pending: Forward | None = None  # forward done, backward not yet
     pending_backward: Backward | None = None  # backward done, update not yet
     on_change: ChangeHook | None = None
     last_trace: StepTrace | None = None  # the latest applied step (for exports)
-    # (step, error, ‖G(l)‖_F per l, mean |δ(l)| per l) of steps not yet in the history
-    _unrecorded: list[tuple] = field(default_factory=list)
+    shared: bool = False  # its follow buffer counts in its memory budget (app/budget.py)
 
     @property
-    def history(self) -> History:
-        """The error and gradient history, every step so far included."""
-        self._write_history()
-        return self._history
-
-    def _write_history(self) -> None:
-        if self._unrecorded:
-            steps, error, grad_norm, delta_mean_abs = zip(*self._unrecorded, strict=True)
-            self._unrecorded.clear()
-            self._history.extend(
-                np.array(steps), np.array(error), np.array(grad_norm), np.array(delta_mean_abs)
-            )
-
-    @history.setter
-    def history(self, history: History) -> None:
-        self._unrecorded.clear()
-        self._history = history
+    def config(self) -> SessionConfig:
+        return SessionConfig.from_engine(self.net.config, self.dataset)
 
     def current_trace(self) -> StepTrace | None:
         """The latest step's trace if the weights are still the ones it produced."""
@@ -142,27 +114,26 @@ class Session:
 
     def _record(self, trace: StepTrace) -> None:
         self.last_trace = trace
-        self._unrecorded.append((trace.step, trace.error, trace.grad_norm, trace.delta_mean_abs))
-        if len(self._unrecorded) >= HISTORY_BATCH:
-            self._write_history()
+        self.history.append(trace.step, trace.error, trace.grad_norm, trace.delta_mean_abs)
 
-    def _check_indices(self, indices) -> None:
-        if indices is not None and max(indices) >= self.net.n_train:
-            raise ApiError(
-                422,
+    def check_indices(self, indices) -> None:
+        if indices is None:
+            return
+        budget.check_indices(len(indices), self.settings)
+        if max(indices) >= self.net.n_train:
+            raise Invalid(
                 f"Example indices must be between 0 and {self.net.n_train - 1} "
-                f"(the training set has {self.net.n_train} examples).",
+                f"(the training set has {self.net.n_train} examples)."
             )
 
     def forward(self, indices=None) -> tuple[Forward, str]:
         if self.pending is not None:
             nxt = "backward" if self.pending_backward is None else "update"
-            raise ApiError(
-                409,
+            raise OutOfOrder(
                 f"Step {self.pending.step} is in progress: its forward pass is done, call "
-                f"{nxt} next (or undo to cancel it).",
+                f"{nxt} next (or undo to cancel it)."
             )
-        self._check_indices(indices)
+        self.check_indices(indices)
         fwd = self.net.begin(indices)
         if not fwd.finite:
             message = EXPLODED_MESSAGE.format(eta=self.net.config.learning_rate)
@@ -174,9 +145,9 @@ class Session:
 
     def backward(self) -> tuple[int, Backward, str]:
         if self.pending is None:
-            raise ApiError(409, "There is no forward pass to go back through: call forward first.")
+            raise OutOfOrder("There is no forward pass to go back through: call forward first.")
         if self.pending_backward is not None:
-            raise ApiError(409, "The backward pass of this step is done: call update next.")
+            raise OutOfOrder("The backward pass of this step is done: call update next.")
         bwd = self.net.backward(self.pending)
         step = self.pending.step
         if not bwd.finite:
@@ -191,7 +162,7 @@ class Session:
     def update(self) -> StepTrace:
         if self.pending is None or self.pending_backward is None:
             first = "forward" if self.pending is None else "backward"
-            raise ApiError(409, f"There is no gradient to apply yet: call {first} first.")
+            raise OutOfOrder(f"There is no gradient to apply yet: call {first} first.")
         snap = self.net.snapshot()
         trace = self.net.apply(self.pending, self.pending_backward)
         self.pending = self.pending_backward = None
@@ -205,17 +176,16 @@ class Session:
         """All three phases, or the rest of a step whose forward pass is done."""
         if self.pending is not None:
             if indices is not None:
-                raise ApiError(
-                    409,
+                raise OutOfOrder(
                     f"Step {self.pending.step} is in progress with its own examples: finish "
-                    "it (backward, update) or undo to cancel it before choosing examples.",
+                    "it (backward, update) or undo to cancel it before choosing examples."
                 )
             if self.pending_backward is None:
                 _, _, msg = self.backward()
                 if msg:
                     return self._refused(msg)
             return self.update()
-        self._check_indices(indices)
+        self.check_indices(indices)
         snap = self.net.snapshot()
         trace = self.net.step(indices)
         if not trace.diverged:
@@ -225,46 +195,47 @@ class Session:
         return trace
 
     def _refused(self, message: str) -> StepTrace:
-        st = self.net.state
         empty = np.empty((0,))
+        eta = self.net.config.learning_rate
         return StepTrace(
-            st.step,
-            empty,
-            np.empty((0, 0)),
-            empty,
-            math.nan,
-            self.net.config.learning_rate,
-            True,
-            message,
-        )
+            self.net.state.step, empty, np.empty((0, 0)), empty, math.nan, eta,
+            diverged=True, message=message,
+        )  # fmt: skip
 
     def _cancel_pending(self) -> None:
         self.pending = self.pending_backward = None
 
-    def train(self, steps: int, settings: Settings) -> tuple[RunRecord, str]:
-        """Fast-forward up to ``steps`` (capped), in chunks, within the time limit."""
+    def train(self, steps: int) -> tuple[RunRecord, str]:
+        """Fast-forward up to ``steps`` (capped), in chunks, within the time limit.
+
+        Chunks are sized by the measured cost of a step (the first chunk is one step),
+        each to take about a tenth of the limit, so a call ends within about 10 % of
+        BACKPROP_TRAIN_TIME_LIMIT_SECONDS (plus at most one step)."""
         if self.pending is not None:
-            raise ApiError(
-                409, "A step is in progress: finish it (backward, update) or undo to cancel it."
+            raise OutOfOrder(
+                "A step is in progress: finish it (backward, update) or undo to cancel it."
             )
-        todo = min(steps, settings.max_steps_per_call)
-        deadline = time.monotonic() + settings.train_time_limit_seconds
+        limit = self.settings.train_time_limit_seconds
+        todo = min(steps, self.settings.max_steps_per_call)
+        start = time.monotonic()
         self._push_undo()
-        records, done, chunk = [], 0, 50
+        records, done, n = [], 0, 1
         stopped = "done" if todo == steps else "limit"
         while done < todo:
-            n = min(chunk, todo - done)
-            rec = self.net.run(n)
+            rec = self.net.run(min(n, todo - done))
             records.append(rec)
             done += len(rec.steps)
             self.history.extend(rec.steps, rec.error, rec.grad_norm, rec.delta_mean_abs)
             if rec.diverged:
                 stopped = "diverged"
                 break
-            if done < todo and time.monotonic() > deadline:
+            spent = time.monotonic() - start
+            left = limit - spent
+            if done < todo and left <= 0:
                 stopped = "time"
                 break
-            chunk = min(chunk * 2, 2000)
+            per_step = spent / done
+            n = max(1, min(int(min(0.1 * limit, left) / per_step), 10_000))
         if done == 0:
             self.undo.pop()  # nothing changed: nothing to undo
         L = self.net.config.depth
@@ -286,7 +257,7 @@ class Session:
             self._changed("undo")
             return
         if not self.undo:
-            raise ApiError(409, "There is nothing to undo.")
+            raise OutOfOrder("There is nothing to undo.")
         self.net.restore(self.undo.pop())
         self.history.truncate(self.net.state.step)
         self._changed("undo")
@@ -294,8 +265,6 @@ class Session:
     def reset(self, seed: int | None) -> None:
         self._cancel_pending()
         self._push_undo()
-        if seed is not None:
-            self.config = self.config.model_copy(update={"seed": seed})
         self.net.reset(seed)
         self.history.truncate(0)
         self._changed("reset")
@@ -304,21 +273,22 @@ class Session:
         try:
             checked = self.net.check_weights(weights)
         except ValueError as e:
-            raise ApiError(422, _sentence(e)) from None
+            raise Invalid(sentence(e)) from None
         self._cancel_pending()
         self._push_undo()
         self.net.set_weights(checked)
         self._changed("weights")
 
     def patch(self, learning_rate: float | None, batch_size: int | None) -> None:
-        update = {}
+        if batch_size is not None:  # checked first: a refused patch changes nothing
+            layers, points = self.net.config.layers, self.dataset.size
+            budget.check_session(layers, batch_size, points, self.settings, self.shared)
+            depth = budget.undo_depth(layers, batch_size, points, self.settings)
+            self.undo = deque(self.undo, maxlen=depth)  # bigger traces: fewer undo steps
         if learning_rate is not None:
             self.net.set_learning_rate(learning_rate)
-            update["learning_rate"] = learning_rate
         if batch_size is not None:
             self.net.set_batch_size(batch_size)
-            update["batch_size"] = batch_size
-        self.config = self.config.model_copy(update=update)
         self._changed("patch")
 
     def snapshot(self) -> Snapshot:
@@ -329,7 +299,7 @@ class Session:
             epoch=st.epoch,
             position=st.position,
             weights=[w.tolist() for w in st.weights],
-            history=self.history.to_dict(),
+            history=HistorySnapshot(**self.history.to_dict()),
         )
 
 
@@ -358,55 +328,50 @@ class SessionStore:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def _new(self, config: SessionConfig, net: Network) -> Session:
+    def _new(self, dataset: DatasetConfig, net: Network) -> Session:
+        layers, batch = net.config.layers, net.config.batch_size
         self.sweep()
         while len(self._sessions) >= self.settings.max_sessions:
             self._forget(next(iter(self._sessions)))  # evict the least recently used
         sid = secrets.token_hex(16)  # 128 bits
         session = Session(
             sid,
-            config,
+            dataset,
             net,
             History(net.config.depth, self._history_capacity()),
-            deque(maxlen=self._undo_depth(net)),
+            deque(maxlen=budget.undo_depth(layers, batch, dataset.size, self.settings)),
+            self.settings,
             on_change=self._session_changed,
         )
         self._sessions[sid] = session
         return session
-
-    def _undo_depth(self, net: Network) -> int:
-        """Undo snapshots hold a copy of the weights each: bound their memory too."""
-        weight_bytes = 8 * sum(w.size for w in net.weights)
-        by_memory = max(1, self.settings.max_undo_bytes // weight_bytes)
-        return min(self.settings.undo_depth, by_memory)
 
     def _history_capacity(self) -> int:
         cap = max(self.settings.max_history_points, 2)
         return cap + cap % 2
 
     def create(self, config: SessionConfig) -> Session:
-        return self._new(config, build_network(config, self.settings))
+        return self._new(config.dataset, build_network(config, self.settings))
 
     def restore(self, snap: Snapshot) -> Session:
         net = build_network(snap.config, self.settings, snap.weights)
         if snap.position > net.n_train:
-            raise ApiError(
-                422, f"position {snap.position} is beyond the {net.n_train} training examples."
+            raise Invalid(
+                f"position {snap.position} is beyond the {net.n_train} training examples."
             )
         net.restore(State(net.weights, snap.step, snap.epoch, snap.position))
         history = None
         if snap.history:
             try:
-                history = History.from_dict(net.config.depth, snap.history)
+                history = History.from_dict(net.config.depth, snap.history.model_dump())
             except (KeyError, ValueError, TypeError) as e:
-                raise ApiError(422, f"The snapshot's history is not readable: {e}.") from None
+                raise Invalid(f"The snapshot's history is not readable: {e}.") from None
             if history.capacity > self._history_capacity():
-                raise ApiError(
-                    422,
+                raise Invalid(
                     f"The snapshot's history holds up to {history.capacity} points; this "
-                    f"server keeps at most {self._history_capacity()}.",
+                    f"server keeps at most {self._history_capacity()}."
                 )
-        session = self._new(snap.config, net)
+        session = self._new(snap.config.dataset, net)
         if history is not None:
             session.history = history
         return session
@@ -420,10 +385,9 @@ class SessionStore:
         if session is None or now - session.last_used > self.settings.session_ttl_seconds:
             if session is not None:
                 self._forget(sid)
-            raise ApiError(
-                404,
+            raise NotFound(
                 "There is no session with this id: it expired after being idle, was "
-                "deleted, or the server restarted. Create a new one.",
+                "deleted, or the server restarted. Create a new one."
             )
         if touch:
             session.last_used = now

@@ -1,13 +1,12 @@
-"""Error measures e(w) for one example and the output δ(L) = ∂e/∂s(L) they give.
+"""Error measures e(w) for one example, each in one record with the output δ(L) it gives.
 
-    squared:        e = (x_1(L) − y)²          δ_1(L) = 2 (x_1(L) − y) θ'(s_1(L))
-    cross_entropy:  softmax output, K classes   e = −log h_y          δ(L) = h − onehot(y)
-                    sigmoid output, y ∈ {0,1}   e = −y log h − (1−y) log(1−h)
-                                                                      δ_1(L) = h − y
+    squared         e = (x_1(L) − y)²                     δ_1(L) = 2 (x_1(L) − y) θ'(s_1(L))
+    cross_entropy   softmax output, K classes:  e = −log h_y(x)               δ(L) = h − onehot(y)
+                    sigmoid output, y ∈ {0, 1}: e = −y log h − (1−y) log(1−h)  δ_1(L) = h − y
 
-The cross-entropy δ(L) is the product of ∂e/∂x(L) and θ'(s(L)) written out: the
-θ' factor cancels the 1/h of the logarithm. It is computed explicitly here rather
-than hidden in a "matched pair" shortcut.
+The cross-entropy δ(L) is ∂e/∂x(L) times θ'(s(L)) multiplied out: θ''s factor cancels
+the 1/h of the logarithm. It is written here explicitly, not hidden in a "matched pair"
+shortcut.
 """
 
 from __future__ import annotations
@@ -17,11 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .activations import Activation
-
 Array = np.ndarray
 
-# How the targets y are encoded for an (output, loss) pair.
+# How the targets y are encoded for an (output θ, loss) pair.
 PM1 = "pm1"  # classification with y = ±1
 ZERO_ONE = "01"  # classification with y ∈ {0, 1}
 INDEX = "index"  # class index 0 … K−1
@@ -30,63 +27,40 @@ REAL = "real"  # regression
 
 @dataclass(frozen=True)
 class Loss:
+    """e per example and δ(L) = ∂e/∂s(L), given s(L), x(L), the targets y (B) and θ'(s(L))."""
+
     name: str
-    # error(s, x, y) -> e per example, shape (B,); y has shape (B,)
-    error: Callable[[Array, Array, Array], Array]
-    # output(s, x, y, θ, delta, r, t) -> Σ e over the batch, writing δ(L) into ``delta``.
-    # y is a column (B × 1); r and t are scratch arrays shaped like δ(L). Nothing is
-    # allocated for the squared error: this runs in every training step.
-    output: Callable[[Array, Array, Array, Activation, Array, Array, Array], float]
-
-
-_TWO = np.array(2.0)
+    error: Callable[[Array, Array, Array], Array]  # (s, x, y) -> e, shape (B,)
+    delta: Callable[[Array, Array, Array, Array | None], Array]  # (s, x, y, θ') -> δ(L)
 
 
 def _squared_error(s: Array, x: Array, y: Array) -> Array:
-    r = x[:, 0] - y
-    return r * r
+    return (x[:, 0] - y) ** 2
 
 
-_subtract, _multiply, _vdot = np.subtract, np.multiply, np.vdot
-
-
-def _squared_output(s, x, y, theta, delta, r, t) -> float:
-    # (Output arrays by position: a keyword costs a few per cent of a small call.)
-    _subtract(x, y, r)  # x_1(L) − y
-    theta.derivative_into(s, x, t)
-    _multiply(r, t, delta)
-    _multiply(delta, _TWO, delta)  # δ_1(L) = 2 (x_1(L) − y) θ'(s_1(L))
-    return float(_vdot(r, r))
+def _squared_delta(s: Array, x: Array, y: Array, prime: Array) -> Array:
+    return 2.0 * (x - y[:, None]) * prime  # δ_1(L) = 2 (x_1(L) − y) θ'(s_1(L))
 
 
 def _cross_entropy_error(s: Array, x: Array, y: Array) -> Array:
     if s.shape[1] == 1:
-        # −y log h − (1−y) log(1−h) with h = σ(s), written as softplus(s) − y s.
-        z = s[:, 0]
-        return np.logaddexp(0.0, z) - y * z
-    # −log h_y = log Σ_k e^{s_k} − s_y, shifted by max s for stability.
+        # −y log h − (1−y) log(1−h) with h = σ(s) is softplus(s) − y s: no log of 0.
+        return np.logaddexp(0.0, s[:, 0]) - y * s[:, 0]
+    # −log h_y = log Σ_k e^{s_k} − s_y, with max s taken out for stability.
     m = s.max(axis=1)
-    lse = m + np.log(np.exp(s - m[:, None]).sum(axis=1))
-    return lse - s[np.arange(s.shape[0]), y.astype(np.intp)]
+    log_sum = m + np.log(np.exp(s - m[:, None]).sum(axis=1))
+    return log_sum - s[np.arange(len(y)), y.astype(np.intp)]
 
 
-def _cross_entropy_output(s, x, y, theta, delta, r, t) -> float:
+def _cross_entropy_delta(s: Array, x: Array, y: Array, prime: Array | None) -> Array:
     if s.shape[1] == 1:
-        np.subtract(x, y, out=delta)  # δ_1(L) = h − y
-    else:
-        np.copyto(delta, x)  # δ(L) = h − onehot(y)
-        delta[np.arange(s.shape[0]), y[:, 0].astype(np.intp)] -= 1.0
-    return float(np.add.reduce(_cross_entropy_error(s, x, y[:, 0])))
-
-
-def mean_error(loss: Loss, s: Array, x: Array, y: Array) -> float:
-    """e averaged over the B examples of a batch (one reduction, no ``.mean`` overhead)."""
-    return float(np.add.reduce(loss.error(s, x, y))) / s.shape[0]
+        return x - y[:, None]  # δ_1(L) = h − y
+    return x - np.eye(s.shape[1])[y.astype(np.intp)]  # δ(L) = h − onehot(y)
 
 
 LOSSES: dict[str, Loss] = {
-    "squared": Loss("squared", _squared_error, _squared_output),
-    "cross_entropy": Loss("cross_entropy", _cross_entropy_error, _cross_entropy_output),
+    "squared": Loss("squared", _squared_error, _squared_delta),
+    "cross_entropy": Loss("cross_entropy", _cross_entropy_error, _cross_entropy_delta),
 }
 
 

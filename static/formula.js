@@ -1,9 +1,7 @@
 // The formula panel: the lecture's formulas for the clicked unit or weight, written out
 // term by term with this step's numbers, in MathML (rendered natively by the browser).
-// Every result (s, x, δ, θ'(s), ∂e/∂w, Δw, w) is the API's number. θ'(s) comes with
-// each layer of a trace (`prime`); the panel writes it as the textbook formula from x
-// (1 − x² for tanh) beside it, and works it out itself only for a server that does not
-// send it yet.
+// Every result (s, x, δ, θ'(s), ∂e/∂w, Δw, w) is the API's number; θ'(s) comes with
+// each layer of a trace (`prime`), written beside the textbook formula from x.
 // The terms use the weights the step started from: W before = W after − ΔW.
 
 import { indices, num } from "./format.js";
@@ -53,20 +51,23 @@ function products(pairs, perLine = 2, most = 9) {
   return lines;
 }
 
-/** θ'(s) as the display formula of θ, with this unit's numbers. */
-function slope(activation, s, x) {
+/**
+ * θ'(s) as the display formula of θ, with this unit's numbers; ``value`` is the
+ * engine's θ'(s) from the trace (the page computes no θ' of its own).
+ */
+function slope(activation, s, x, value) {
   switch (activation) {
     case "tanh":
-      return { formula: row(lit(1), mo("−"), `<msup>${mi("x")}<mn>2</mn></msup>`), numbers: row(lit(1), mo("−"), `<msup>${factor(x)}<mn>2</mn></msup>`), value: 1 - x * x };
+      return { formula: row(lit(1), mo("−"), `<msup>${mi("x")}<mn>2</mn></msup>`), numbers: row(lit(1), mo("−"), `<msup>${factor(x)}<mn>2</mn></msup>`), value };
     case "sigmoid":
-      return { formula: row(mi("x"), paren(lit(1), mo("−"), mi("x"))), numbers: row(factor(x), times(), paren(lit(1), mo("−"), factor(x))), value: x * (1 - x) };
+      return { formula: row(mi("x"), paren(lit(1), mo("−"), mi("x"))), numbers: row(factor(x), times(), paren(lit(1), mo("−"), factor(x))), value };
     case "relu":
-      return { formula: row(mo("["), mi("s"), mo("&gt;"), lit(0), mo("]")), numbers: row(mo("["), factor(s), mo("&gt;"), lit(0), mo("]")), value: s > 0 ? 1 : 0 };
+      return { formula: row(mo("["), mi("s"), mo("&gt;"), lit(0), mo("]")), numbers: row(mo("["), factor(s), mo("&gt;"), lit(0), mo("]")), value };
     case "leaky_relu":
-      // the leak a (θ' for s ≤ 0) is the engine's: with `prime` the panel shows its value
-      return { formula: row(mi("s"), mo("&gt;"), lit(0), mo("?"), lit(1), mo(":"), mi("a")), numbers: row(factor(s), mo("&gt;"), lit(0), mo("?"), lit(1), mo(":"), mi("a")), value: s > 0 ? 1 : 0.01 };
+      // the leak is the engine's: θ' of a unit with s ≤ 0 is that slope itself
+      return { formula: row(mi("s"), mo("&gt;"), lit(0), mo("?"), lit(1), mo(":"), mi("α")), numbers: row(factor(s), mo("&gt;"), lit(0), mo("?"), lit(1), mo(":"), mi("α")), value };
     default:
-      return { formula: lit(1), numbers: lit(1), value: 1 };
+      return { formula: lit(1), numbers: lit(1), value };
   }
 }
 
@@ -194,9 +195,7 @@ export class FormulaPanel {
     } else {
     }
     // θ'(s) — a display formula from x (the engine's δ below already contains it)
-    const d = slope(activation, s, x);
-    const prime = layer.prime?.[k]?.[j - 1];
-    if (prime !== undefined && prime !== null) d.value = prime; // the engine's θ'(s)
+    const d = slope(activation, s, x, layer.prime?.[k]?.[j - 1]);
     if (activation !== "softmax") {
       const slopeLines =
         activation === "identity"

@@ -160,7 +160,9 @@ export function mountShareButton(container, sessionId, { baseUrl } = {}) {
   }
 
   async function refreshCount() {
-    if (!state.sharedId) return;
+    // A new setup replaced the shared session: watch() moves the share first (asking
+    // the old session, which the page may have deleted, would only get a 404).
+    if (!state.sharedId || currentId() !== state.sharedId) return;
     try {
       const answer = await request("GET", `/api/sessions/${encodeURIComponent(state.sharedId)}/share`);
       state.share = answer;

@@ -48,19 +48,29 @@ def test_backprop_matches_central_differences(hidden, output, loss, data, depth,
     assert check.backprop_passes == 2
 
 
+@pytest.mark.parametrize("hidden", ["tanh", "sigmoid", "relu"])
+@pytest.mark.parametrize("batch", [1, 9])
+def test_backprop_matches_central_differences_on_64_wide_layers(hidden, batch):
+    """Wide layers too: a 2-64-64-1 network, 4,417 weights each checked numerically."""
+    ds = make_dataset("circle", n=40, seed=2)
+    cfg = Config((2, 64, 64, 1), hidden, "tanh", "squared", "xavier", 1.0, 0.05, batch, 4)
+    net = Network(cfg, ds)
+    net.run(5)
+    check = gradient_check(net, epsilon=1e-6)
+    assert check.numerical_passes == 2 * 4417
+    for layer in check.layers:
+        assert layer.max_rel_diff < 1e-6, (layer.layer, layer.max_rel_diff)
+        assert np.abs(layer.backprop).max() > 0  # a real gradient, not zeros on both sides
+
+
 def test_gradient_check_notices_a_wrong_gradient(monkeypatch):
     """The check itself can fail: break θ' and it must report a large difference."""
-    from engine import activations
+    import dataclasses
 
     net = _net("tanh", "tanh", "squared", {"name": "xor"}, 3, 1)
-
-    def wrong_prime(s, x, out):  # 1 − x instead of 1 − x²
-        return np.subtract(1.0, x, out=out)
-
-    wrong = activations.Activation(
-        "tanh", activations._tanh, wrong_prime, activations.ACTIVATIONS["tanh"].saturated
-    )
-    monkeypatch.setattr(net, "_hidden", wrong)
+    # 1 − x instead of 1 − x²
+    wrong = dataclasses.replace(net.theta, prime=lambda s, x: 1.0 - x)
+    monkeypatch.setattr(net, "theta", wrong)
     check = gradient_check(net)
     assert check.max_rel_diff > 1e-3
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from engine import Config, Network, custom_dataset, make_dataset
+from engine.sampling import Orders
 
 
 def _trajectory(net: Network, n: int):
@@ -372,38 +373,26 @@ def test_metrics_from_two_threads_at_once_are_both_right():
     assert len(got) == 800 and all(m == want[i] for i, m in got)
 
 
-def test_metrics_buffers_go_with_the_last_network_of_their_shape():
-    import gc
-
-    from engine import network as network_module
-
-    key = ((2, 7, 1), 50)
-    nets = [Network(Config(key[0]), make_dataset("xor", n=50, test_ratio=0)) for _ in range(2)]
-    for net in nets:
-        net.metrics()
-    assert key in network_module._SCRATCH
-    del net, nets
-    gc.collect()
-    assert key not in network_module._SCRATCH
-
-
 def test_a_fast_forward_interrupted_midway_leaves_the_network_as_it_was():
     """An exception inside run() (say, Ctrl-C in a notebook) must not corrupt later steps."""
     cfg, ds = Config((2, 5, 1), batch_size=4, seed=3), make_dataset("xor", n=30)
     net, twin = Network(cfg, ds), Network(cfg, ds)
     net.run(3), twin.run(3)
-    real_epoch = net._epoch
+    real_orders = net.orders
 
-    def interrupt(epoch):
-        if epoch > 0:
-            raise KeyboardInterrupt
-        return real_epoch(epoch)
+    class Interrupting(Orders):
+        def __call__(self, epoch):
+            if epoch > 0:
+                raise KeyboardInterrupt
+            return super().__call__(epoch)
 
-    net._epoch = interrupt
+    net.orders = Interrupting(cfg.seed, net.n_train)
     with pytest.raises(KeyboardInterrupt):
         net.run(50)  # stops at the first epoch boundary, some steps in
-    net._epoch = real_epoch
-    assert net.state[1:] == twin.state[1:]  # step, epoch, position: as before the call
+    net.orders = real_orders
+    assert net.state.step == 6  # the 3 steps before the boundary are kept, each whole
+    twin.run(net.state.step - 3)
+    assert net.state[1:] == twin.state[1:]  # step, epoch, position
     for wa, wb in zip(net.weights, twin.weights, strict=True):
         np.testing.assert_array_equal(wa, wb)
     a, b = net.step(), twin.step()

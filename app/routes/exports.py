@@ -4,11 +4,12 @@ self-contained HTML report."""
 from __future__ import annotations
 
 from anyio import to_thread
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
-from app.errors import ApiError
+from app.encode import TraceResponse
+from app.exceptions import OutOfOrder
 from app.report import history_csv, html_report, trace_csv
-from app.routes.sessions import ERRORS, SessionDep, accepts_gzip, trace_response
+from app.routes.sessions import ERRORS, SessionDep, trace_response
 from app.schemas import StepOut
 
 router = APIRouter(prefix="/api/sessions", tags=["exports"], responses=ERRORS)
@@ -19,15 +20,15 @@ CSV = {200: {"content": {"text/csv": {}}, "description": "CSV, one header row."}
 def _trace(session):
     t = session.current_trace()
     if t is None:
-        raise ApiError(409, "There is no step at the current weights to export: step first.")
+        raise OutOfOrder("There is no step at the current weights to export: step first.")
     return t
 
 
 @router.get("/{session_id}/trace", response_model=StepOut)
-async def trace_json(request: Request, session: SessionDep) -> Response:
+async def trace_json(session: SessionDep) -> TraceResponse:
     """The latest step's trace, exactly as ``POST .../step`` returned it."""
     async with session.lock:
-        return trace_response(session, _trace(session), accepts_gzip(request))
+        return trace_response(session, _trace(session))
 
 
 @router.get("/{session_id}/trace.csv", response_class=Response, responses=CSV)

@@ -14,10 +14,11 @@ import segno
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from app.errors import ApiError, ErrorOut
+from app.errors import ErrorOut
+from app.exceptions import OutOfOrder
 from app.exercise import StepNumbers, check
 from app.follow import FollowHub, Share
-from app.routes.sessions import SessionDep, json
+from app.routes.sessions import BAD_BODY, SessionDep
 from app.schemas import (
     Curve,
     DatasetOut,
@@ -30,7 +31,6 @@ from app.schemas import (
     ShareRequest,
 )
 
-BAD_BODY = {"model": ErrorOut, "description": "The body could not be read (not UTF-8 JSON)."}
 ERRORS = {
     400: BAD_BODY,
     403: {"model": ErrorOut, "description": "A follow token where a session id belongs."},
@@ -72,10 +72,10 @@ def qr_svg(text: str) -> str:
     return out.getvalue().decode()
 
 
-def _share_out(share: Share) -> Response:
+def _share_out(share: Share) -> ShareOut:
     url = f"/follow?token={share.token}"
     link = share.base_url.rstrip("/") + url
-    out = ShareOut.model_construct(
+    return ShareOut(
         token=share.token,
         url=url,
         link=link,
@@ -83,7 +83,6 @@ def _share_out(share: Share) -> Response:
         followers=len(share.followers),
         exercise=share.exercise,
     )
-    return json(out)
 
 
 # ------------------------------------------------------------------ the teacher
@@ -101,13 +100,13 @@ async def share(session: SessionDep, request: Request, body: ShareRequest | None
 
 
 @share_router.get("/{session_id}/share", response_model=ShareOut)
-async def read_share(session: SessionDep, request: Request) -> Response:
+async def read_share(session: SessionDep, request: Request) -> ShareOut:
     """The share of this run: token, link, QR code, followers connected now."""
     return _share_out(hub_of(request).shared(session))
 
 
 @share_router.patch("/{session_id}/share", response_model=ShareOut)
-async def patch_share(session: SessionDep, request: Request, body: SharePatch) -> Response:
+async def patch_share(session: SessionDep, request: Request, body: SharePatch) -> ShareOut:
     """Turn exercise mode on for followers (what to predict), or off with ``null``."""
     hub = hub_of(request)
     share = hub.shared(session)
@@ -123,7 +122,7 @@ async def delete_share(session: SessionDep, request: Request) -> Response:
 
 
 @share_router.post("/{session_id}/exercise/check", response_model=ExerciseCheckOut)
-async def check_own(session: SessionDep, body: ExerciseCheck) -> Response:
+async def check_own(session: SessionDep, body: ExerciseCheck) -> ExerciseCheckOut:
     """Check a predicted δ_j(l) or new w_ij(l) against the step in progress.
 
     Call ``forward`` first: δ is then computed by the engine without changing the
@@ -132,17 +131,15 @@ async def check_own(session: SessionDep, body: ExerciseCheck) -> Response:
     async with session.lock:
         fwd = session.pending
         if fwd is None:
-            raise ApiError(
-                409,
+            raise OutOfOrder(
                 "There is no step in progress to predict: call forward first (the exercise "
-                "hides δ after the forward beat).",
+                "hides δ after the forward beat)."
             )
         bwd = session.pending_backward or session.net.backward(fwd)
         if not bwd.finite:
-            raise ApiError(409, "This step's δ is not finite (the run diverges): undo it.")
+            raise OutOfOrder("This step's δ is not finite (the run diverges): undo it.")
         numbers = StepNumbers.pending(fwd, bwd, session.net.weights)
-        out = check(numbers, body, session.config, session.net.config.learning_rate)
-        return json(out)
+        return check(numbers, body, session.config, session.net.config.learning_rate)
 
 
 # ------------------------------------------------------------------ followers
@@ -161,10 +158,10 @@ async def follow(token: TokenPath, request: Request) -> Response:
 
 
 @follow_router.get("/{token}/dataset", response_model=DatasetOut)
-async def follow_dataset(token: TokenPath, request: Request) -> Response:
+async def follow_dataset(token: TokenPath, request: Request) -> DatasetOut:
     """The shared run's training and test points."""
     hub, share = _follow(request, token)
-    return json(DatasetOut.from_network(hub.session_of(share).net))
+    return DatasetOut.from_network(hub.session_of(share).net)
 
 
 @follow_router.get("/{token}/history", response_model=HistoryOut)
@@ -173,17 +170,16 @@ async def follow_history(
     request: Request,
     since: Annotated[int, Query(ge=0, description="Only points after this step.")] = 0,
     max_points: Annotated[int, Query(ge=2, le=10000)] = 1000,
-) -> Response:
+) -> HistoryOut:
     """The shared run's error and gradient history, as GET …/sessions/{id}/history."""
     hub, share = _follow(request, token)
     session = hub.session_of(share)
     c = session.history.curve(since, max_points)
-    out = HistoryOut.model_construct(
+    return HistoryOut(
         **Curve.from_curve(c).__dict__,
         stride=session.history.stride,
         total_steps=session.net.state.step,
     )
-    return json(out)
 
 
 @follow_router.get(
@@ -212,16 +208,18 @@ async def follow_events(
     otherwise a fresh ``state`` comes first.
     """
     hub, share = _follow(request, token)
-    hub.can_follow(share)
+    follower = hub.join(share)
     return StreamingResponse(
-        hub.stream(share, last_event_id),
+        hub.stream(share, follower, last_event_id),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 @follow_router.post("/{token}/exercise/check", response_model=ExerciseCheckOut)
-async def check_follower(token: TokenPath, request: Request, body: ExerciseCheck) -> Response:
+async def check_follower(
+    token: TokenPath, request: Request, body: ExerciseCheck
+) -> ExerciseCheckOut:
     """Check a predicted δ_j(l) or new w_ij(l) against a step of the shared run.
 
     ``step`` names the step predicted (default: the latest); the last few steps are
@@ -230,4 +228,4 @@ async def check_follower(token: TokenPath, request: Request, body: ExerciseCheck
     hub, share = _follow(request, token)
     session = hub.session_of(share)
     numbers = share.numbers(body.step)
-    return json(check(numbers, body, session.config, session.net.config.learning_rate))
+    return check(numbers, body, session.config, session.net.config.learning_rate)

@@ -1,23 +1,25 @@
-"""A step's JSON is written straight from the trace's arrays (app/schemas.py step_json):
-the same document the pydantic models give, every float equal to the engine's bit for bit."""
+"""A step's JSON is written straight from the trace's arrays (app/encode.py): the same
+document the pydantic models give, every float equal to the engine's bit for bit; and
+/step is an ordinary FastAPI route that answers every body as its OpenAPI says."""
 
 from __future__ import annotations
 
-import gzip
 import json
 
 import numpy as np
 import pytest
 
+from app.encode import dumps, step_document
+from app.errors import ErrorOut
 from app.main import create_app
-from app.middleware import gzip_digits
-from app.schemas import LayerOut, Progress, SessionConfig, StepOut, progress_dict, step_json
-from app.sessions import HISTORY_BATCH, SessionStore
+from app.middleware import SECURITY_HEADERS
+from app.schemas import LayerOut, Progress, SessionConfig, StepOut, progress_dict
+from app.sessions import SessionStore
 from app.settings import Settings
 from tests.support import DIVERGING
 
 API = "/api/sessions"
-PER_LAYER = ("s", "x", "delta", "grad", "update", "weights")
+PER_LAYER = ("s", "x", "prime", "delta", "grad", "update", "weights")
 
 CASES = {
     "2-8-8-1, B = 1": {"layers": [2, 8, 8, 1]},
@@ -39,11 +41,11 @@ def session(config: dict):
 
 
 def through_the_models(trace, state: dict) -> bytes:
-    """The way step_json replaces: StepOut validated field by field, then dumped."""
+    """StepOut validated field by field, then dumped by pydantic."""
     layers = [
         LayerOut(
             layer=l,
-            **{name: getattr(trace, name)[l - 1].tolist() for name in PER_LAYER},
+            **{name: _listed(getattr(trace, name)[l - 1]) for name in PER_LAYER},
             grad_norm=trace.grad_norm[l - 1],
             delta_mean_abs=trace.delta_mean_abs[l - 1],
             saturation=trace.saturation[l - 1],
@@ -66,12 +68,18 @@ def through_the_models(trace, state: dict) -> bytes:
     return out.model_dump_json().encode()
 
 
-def same_bits(listed, array: np.ndarray) -> bool:
+def _listed(a):
+    return None if a is None else a.tolist()
+
+
+def same_bits(listed, array: np.ndarray | None) -> bool:
+    if array is None:
+        return listed is None
     return np.asarray(listed, dtype=np.float64).reshape(array.shape).tobytes() == array.tobytes()
 
 
 def check(trace, state: dict) -> dict:
-    body = step_json(trace, state)
+    body = dumps(step_document(trace, state))
     doc = json.loads(body)  # strict JSON: NaN or Infinity would not parse as a number
     assert doc == json.loads(through_the_models(trace, state))
     assert StepOut.model_validate_json(body).model_dump(mode="json") == doc
@@ -94,7 +102,7 @@ def check(trace, state: dict) -> dict:
 
 
 @pytest.mark.parametrize("config", CASES.values(), ids=CASES.keys())
-def test_step_json_is_the_models_document_with_the_engines_bits(config):
+def test_the_step_document_is_the_models_document_with_the_engines_bits(config):
     s = session(config)
     for _ in range(3):
         trace = s.step()
@@ -103,7 +111,7 @@ def test_step_json_is_the_models_document_with_the_engines_bits(config):
         assert doc["state"]["step"] == trace.step == s.net.state.step
 
 
-def test_step_json_of_a_refused_step_is_valid_json_without_layers():
+def test_the_document_of_a_refused_step_is_valid_json_without_layers():
     s = session(DIVERGING)
     for _ in range(50):
         trace = s.step()
@@ -128,17 +136,10 @@ def test_step_is_gzipped_when_accepted_and_equals_the_exported_trace(client):
     assert plain.json() == step
 
 
-def test_gzip_digits_is_one_whole_gzip_member():
-    s = session(CASES["2-8-8-1, B = 1"])
-    body = step_json(s.step(), progress_dict(s.net, s.phase, len(s.undo)))
-    packed = gzip_digits(body)
-    assert gzip.decompress(packed) == body and len(packed) < 0.6 * len(body)
-
-
-def test_history_written_in_batches_misses_no_step(client):
-    """Steps reach the history in batches; every read sees all of them, and undo too."""
+def test_the_history_misses_no_step(client):
+    """Every step reaches the history; undo takes it back; an export carries it."""
     sid = client.post(API, json={"layers": [2, 4, 1]}).json()["id"]
-    n = HISTORY_BATCH + 5
+    n = 69
     errors = [client.post(f"{API}/{sid}/step").json()["error"] for _ in range(n)]
     h = client.get(f"{API}/{sid}/history").json()
     assert h["step"] == list(range(1, n + 1)) and h["error"] == errors
@@ -172,9 +173,33 @@ BODIES = [
 ]
 
 
+OPERATIONS = create_app().openapi()["paths"]
+
+
 @pytest.mark.parametrize(("body", "content_type"), BODIES)
-def test_step_reads_its_body_as_fastapi_reads_the_same_body_of_forward(client, body, content_type):
-    """/step reads ``{indices?}`` itself; /forward has FastAPI read the same model."""
+def test_step_answers_every_body_as_its_openapi_says(client, body, content_type):
+    """No body, ``{}``, indices, bad JSON, a wrong content type…: a documented status,
+    a body of the documented model, and the security headers on every answer."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    sid = client.post(API, json={}).json()["id"]
+    r = client.post(f"{API}/{sid}/step", content=body, headers=headers)
+    documented = OPERATIONS["/api/sessions/{session_id}/step"]["post"]["responses"]
+    assert str(r.status_code) in documented, (r.status_code, r.text)
+    for name, value in SECURITY_HEADERS:
+        assert r.headers[name.decode()] == value.decode()
+    if r.status_code == 200:
+        step = StepOut.model_validate(r.json())
+        assert step.step == 1 and not step.diverged
+        if b"indices" in body:
+            assert step.indices == json.loads(body)["indices"]
+    else:
+        assert r.status_code in (400, 422)
+        ErrorOut.model_validate(r.json())
+        assert client.get(f"{API}/{sid}").json()["state"]["step"] == 0  # nothing changed
+
+
+@pytest.mark.parametrize(("body", "content_type"), BODIES)
+def test_step_reads_its_body_as_forward_reads_the_same_body(client, body, content_type):
     headers = {"Content-Type": content_type} if content_type else {}
     answers = []
     for route in ("step", "forward"):
@@ -184,9 +209,12 @@ def test_step_reads_its_body_as_fastapi_reads_the_same_body_of_forward(client, b
     assert answers[0] == answers[1]
 
 
-def test_the_step_body_is_documented_as_fastapi_would():
-    spec = create_app().openapi()
-    step = spec["paths"]["/api/sessions/{session_id}/step"]["post"]
-    forward = spec["paths"]["/api/sessions/{session_id}/forward"]["post"]
+def test_the_step_body_is_documented_by_fastapi():
+    step = OPERATIONS["/api/sessions/{session_id}/step"]["post"]
+    forward = OPERATIONS["/api/sessions/{session_id}/forward"]["post"]
     assert step["requestBody"] == forward["requestBody"]
     assert step["parameters"] == forward["parameters"]
+    assert "IndicesRequest" in json.dumps(step["requestBody"])
+    assert step["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/StepOut"
+    }
