@@ -23,8 +23,9 @@ import numpy as np
 from app import budget
 from app.exceptions import Invalid, NotFound, OutOfOrder, sentence
 from app.history import History
-from app.schemas import DatasetConfig, HistorySnapshot, SessionConfig, Snapshot
+from app.schemas import DatasetConfig, SessionConfig
 from app.settings import Settings
+from app.snapshot import HistorySnapshot, Snapshot
 from engine import Backward, Forward, Network, RunRecord, State, StepTrace
 from engine.network import EXPLODED_MESSAGE
 

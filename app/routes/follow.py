@@ -14,22 +14,20 @@ import segno
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from app.classroom_schemas import (
+    ExerciseCheck,
+    ExerciseCheckOut,
+    FollowOut,
+    ShareOut,
+    SharePatch,
+    ShareRequest,
+)
 from app.errors import ErrorOut
 from app.exceptions import OutOfOrder
 from app.exercise import StepNumbers, check
 from app.follow import FollowHub, Share
 from app.routes.sessions import BAD_BODY, SessionDep
-from app.schemas import (
-    Curve,
-    DatasetOut,
-    ExerciseCheck,
-    ExerciseCheckOut,
-    FollowOut,
-    HistoryOut,
-    ShareOut,
-    SharePatch,
-    ShareRequest,
-)
+from app.schemas import Curve, DatasetOut, HistoryOut
 
 ERRORS = {
     400: BAD_BODY,
