@@ -16,12 +16,14 @@ from app.encode import finite_or_none
 from engine import Config, Network
 from engine.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from engine.datasets import DATASETS, Dataset, custom_dataset, make_dataset
+from engine.features import FEATURE_NAMES
 from engine.losses import check_pair
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Matrix = list[list[float]]
 HiddenName = Literal[HIDDEN_ACTIVATIONS]  # type: ignore[valid-type]
 OutputName = Literal[OUTPUT_ACTIVATIONS]  # type: ignore[valid-type]
+FeatureName = Literal[FEATURE_NAMES]  # type: ignore[valid-type]
 GeneratedName = Literal[tuple(n for n in DATASETS if n != "custom")]  # type: ignore[valid-type]
 SessionId = Annotated[str, Field(description="The session's unguessable id (32 hex digits).")]
 
@@ -67,6 +69,15 @@ class CustomDataset(Strict):
 DatasetConfig = Annotated[GeneratedDataset | CustomDataset, Field(discriminator="name")]
 
 
+class Regularization(Strict):
+    """A penalty Ω added to e over every non-bias weight: the update descends e + Ω."""
+
+    kind: Literal["none", "l2", "l1"] = Field(
+        "none", description="l2: Ω = λ Σ w², update adds 2λW; l1: Ω = λ Σ |w|, adds λ sign(W)."
+    )
+    strength: Finite = Field(0.0, ge=0, le=10, description="λ")
+
+
 class SessionConfig(Strict):
     """Everything that defines a run. ``{}`` gives a small tanh network on XOR (±1)."""
 
@@ -83,11 +94,25 @@ class SessionConfig(Strict):
     batch_size: int = Field(1, ge=1, description="B, examples per SGD step.")
     dataset: DatasetConfig = Field(default_factory=GeneratedDataset)
     seed: int = Field(0, ge=0, le=2**32 - 1, description="Seeds initial weights and example order.")
+    features: list[FeatureName] | None = Field(
+        None,
+        min_length=1,
+        max_length=len(FEATURE_NAMES),
+        description="x(0) computed from the raw point (1-D or 2-D data), d(0) = their number; "
+        "null: the raw point itself (x1, x2 for 2-D data).",
+    )
+    regularization: Regularization = Field(default_factory=Regularization)
 
     @model_validator(mode="after")
     def _pairs(self) -> SessionConfig:
         # The engine's own rule, so the message is the same from Python and HTTP.
         check_pair(self.output, self.loss, self.layers[-1])
+        return self
+
+    @model_validator(mode="after")
+    def _engine_rules(self) -> SessionConfig:
+        # Every other rule of the engine's Config (features against d(0), …), in its words.
+        self.engine_config()
         return self
 
     @classmethod
@@ -104,6 +129,10 @@ class SessionConfig(Strict):
             batch_size=config.batch_size,
             dataset=dataset,
             seed=config.seed,
+            features=None if config.features is None else list(config.features),
+            regularization=Regularization.model_construct(
+                kind=config.regularization, strength=config.reg_strength
+            ),
         )
 
     def engine_config(self) -> Config:
@@ -117,12 +146,16 @@ class SessionConfig(Strict):
             self.learning_rate,
             self.batch_size,
             self.seed,
+            features=self.features,
+            regularization=self.regularization.kind,
+            reg_strength=self.regularization.strength,
         )
 
 
 class ConfigPatch(Strict):
     learning_rate: Finite | None = Field(None, gt=0, le=1e6)
     batch_size: int | None = Field(None, ge=1)
+    regularization: Regularization | None = None
 
 
 class ResetRequest(Strict):
@@ -168,6 +201,7 @@ class Progress(BaseModel):
     train_accuracy: float | None
     test_error: float | None
     test_accuracy: float | None
+    penalty: float | None = Field(description="Ω(w) at the current weights; 0 without one.")
     learning_rate: float
     batch_size: int
     pending: Literal["none", "forward", "backward"]
@@ -190,6 +224,7 @@ def progress_dict(net: Network, pending: str, undo_available: int) -> dict[str, 
         "train_accuracy": m["train_accuracy"],
         "test_error": finite_or_none(m["test_error"]),
         "test_accuracy": m["test_accuracy"],
+        "penalty": finite_or_none(m["penalty"]),
         "learning_rate": net.config.learning_rate,
         "batch_size": net.config.batch_size,
         "pending": pending,
@@ -242,6 +277,8 @@ class DatasetOut(BaseModel):
 
 
 PRIME = "θ'(s(l)), B × d(l): the slope backward multiplies by; null for a softmax layer"
+PENALTY = "Ω(w), the regularisation penalty before the update (0 without one)."
+TOTAL_ERROR = "e + Ω: what the update descends."
 
 
 class ForwardLayer(BaseModel):
@@ -251,10 +288,14 @@ class ForwardLayer(BaseModel):
     prime: Matrix | None = Field(description=PRIME)
 
 
+PENALTY_GRAD = "∂Ω/∂W(l), the penalty's gradient (0 in row 0); null without regularisation"
+
+
 class BackwardLayer(BaseModel):
     layer: int
     delta: Matrix
     grad: Matrix
+    penalty_grad: Matrix | None = Field(description=PENALTY_GRAD)
     grad_norm: float
     delta_mean_abs: float
 
@@ -266,7 +307,8 @@ class LayerOut(BaseModel):
     prime: Matrix | None = Field(description=PRIME)
     delta: Matrix = Field(description="δ(l) = ∂e/∂s(l), B × d(l)")
     grad: Matrix = Field(description="G(l) = mean over the batch of x(l-1) δ(l); bias in row 0")
-    update: Matrix = Field(description="ΔW(l) = −η G(l)")
+    penalty_grad: Matrix | None = Field(description=PENALTY_GRAD)
+    update: Matrix = Field(description="ΔW(l) = −η (G(l) + ∂Ω/∂W(l))")
     weights: Matrix = Field(description="W(l) after the update")
     grad_norm: float = Field(description="‖G(l)‖_F")
     delta_mean_abs: float = Field(description="mean of |δ_j(l)| over the batch and units")
@@ -280,6 +322,8 @@ class ForwardOut(BaseModel):
     input: Matrix
     target: list[float]
     error: float | None = Field(description="Mean error over the batch, before the update.")
+    penalty: float = Field(description=PENALTY)
+    total_error: float | None = Field(description=TOTAL_ERROR)
     diverged: bool = Field(description="Not every number was finite: the step is cancelled.")
     message: str
     layers: list[ForwardLayer]
@@ -299,6 +343,8 @@ class StepOut(BaseModel):
     input: Matrix
     target: list[float]
     error: float | None = Field(description="Mean error over the batch, before the update.")
+    penalty: float = Field(description=PENALTY)
+    total_error: float | None = Field(description=TOTAL_ERROR)
     learning_rate: float
     diverged: bool
     message: str

@@ -266,11 +266,15 @@ class Session:
         self.net.set_weights(checked)
         self._changed("weights")
 
-    def patch(self, learning_rate: float | None, batch_size: int | None) -> None:
+    def patch(
+        self, learning_rate: float | None, batch_size: int | None, regularization=None
+    ) -> None:
         if learning_rate is not None:
             self.net.set_learning_rate(learning_rate)
         if batch_size is not None:
             self.net.set_batch_size(batch_size)
+        if regularization is not None:
+            self.net.set_regularization(regularization.kind, regularization.strength)
         self._changed("patch")
 
     def snapshot(self) -> Snapshot:

@@ -120,11 +120,11 @@ async def read_session(session: SessionDep) -> SessionOut:
 
 @router.patch("/{session_id}", response_model=SessionOut)
 async def patch_session(session: SessionDep, patch: ConfigPatch, settings: Config) -> SessionOut:
-    """Change η or the batch size mid-run."""
+    """Change η, the batch size or the regularisation mid-run."""
     if patch.batch_size is not None:
         check_batch_size(patch.batch_size, settings)
     async with session.lock:
-        session.patch(patch.learning_rate, patch.batch_size)
+        session.patch(patch.learning_rate, patch.batch_size, patch.regularization)
         return session_out(session)
 
 
