@@ -24,7 +24,7 @@ from app import __version__
 from app.errors import install_error_handlers
 from app.follow import FollowHub
 from app.middleware import GZIP_MIN_BYTES, BodySizeLimitMiddleware, SecurityHeadersMiddleware
-from app.routes import exports, follow, meta, sessions
+from app.routes import exports, follow, meta, representation, sessions
 from app.sessions import SessionStore
 from app.settings import Settings, get_settings
 
@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Health()
 
     app.include_router(sessions.router)
+    app.include_router(representation.router)
     app.include_router(follow.share_router)
     app.include_router(follow.follow_router)
     app.include_router(exports.router)

@@ -126,3 +126,41 @@ def test_the_next_step_uses_a_weight_set_by_hand_and_undo_takes_it_back(client):
     assert client.get(f"{API}/{sid}").json()["state"]["weights"] == W
     client.post(f"{API}/{sid}/undo")  # the edit
     assert client.get(f"{API}/{sid}").json()["state"]["weights"] == before
+
+
+# ------------------------------------------------------ what the output layer sees
+def test_representation_of_the_xor_preset_has_the_output_line(client):
+    presets = {p["name"]: p for p in client.get("/api/presets").json()}
+    sid = create(client, presets["xor-hidden-plane"]["config"])
+    client.post(f"{API}/{sid}/train", json={"steps": 3000})
+    r = client.get(f"{API}/{sid}/representation", params={"digits": 17}).json()
+    assert r["layer"] == 1 and r["method"] == "coordinates" and r["names"] == ["x_1(1)", "x_2(1)"]
+    h = np.array(r["train"]["view"])
+    w0, w1, w2 = r["boundary"]
+    W2 = client.get(f"{API}/{sid}").json()["state"]["weights"][1]
+    assert [w0, w1, w2] == [row[0] for row in W2]
+    side = w0 + w1 * h[:, 0] + w2 * h[:, 1] > 0
+    data = client.get(f"{API}/{sid}/dataset").json()
+    out = client.post(f"{API}/{sid}/predict", json={"inputs": data["x_train"]}).json()["output"]
+    np.testing.assert_array_equal(side, np.array(out)[:, 0] > 0)
+    assert r["train"]["label"] == data["y_train"] and len(r["test"]["view"]) == 40
+
+
+def test_representation_of_the_circle_preset_is_a_pca_view(client):
+    presets = {p["name"]: p for p in client.get("/api/presets").json()}
+    sid = create(client, presets["circle-hidden-space"]["config"])
+    r = client.get(f"{API}/{sid}/representation").json()
+    assert r["method"] == "pca" and r["units"] == 3 and r["boundary"] is None
+    assert 0 < r["variance_kept"] <= 1 and len(r["components"]) == 2
+    r0 = client.get(f"{API}/{sid}/representation", params={"layer": 0}).json()
+    assert r0["names"] == ["x1", "x2"] and r0["method"] == "coordinates"
+    bad = client.get(f"{API}/{sid}/representation", params={"layer": 2})
+    assert bad.status_code == 422 and bad.json()["detail"] == (
+        "Layer must be between 0 and 1 (L − 1 for this network)."
+    )
+
+
+def test_representation_names_the_features_of_layer_0(client):
+    sid = create(client, SQUARES)
+    r = client.get(f"{API}/{sid}/representation", params={"layer": 0}).json()
+    assert r["names"] == ["x1²", "x2²"]
