@@ -50,8 +50,8 @@ const PLAY_TITLE = "Step continuously (P)";
 const FF_TITLE = "Run that many steps without drawing each one";
 const OFF_IN_EXERCISE = "Off in exercise mode: press Space for the next step and its question";
 
-const FIELDS = ["data", "n", "noise", "dseed", "classes", "activation", "init", "scale", "seed", "eta", "batch"];
-const NUMERIC = new Set(["n", "noise", "dseed", "classes", "scale", "seed", "eta", "batch"]);
+const FIELDS = ["data", "n", "noise", "dseed", "classes", "activation", "init", "scale", "seed", "eta", "batch", "reg", "lambda"];
+const NUMERIC = new Set(["n", "noise", "dseed", "classes", "scale", "seed", "eta", "batch", "lambda"]);
 
 export class Controls {
   constructor(actions) {

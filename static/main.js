@@ -16,9 +16,11 @@ import { GradcheckPanel } from "./gradcheck.js";
 import { HiddenUnits } from "./hiddenunits.js";
 import { FormulaPanel } from "./formula.js";
 import { NetworkView } from "./network.js";
+import { RepresentationChart } from "./representation.js";
 import { configOf, needsNewSession, readSetup, setupFromConfig, writeSetup } from "./setup.js";
 import { mountShareButton } from "./share.js";
 import { StepChart } from "./stepchart.js";
+import { FeaturePicker, ViewToggles, WeightEditor } from "./teaching.js";
 import { Timeline } from "./timeline.js";
 import { frameOf, shiftExample, weightsBeforeOf } from "./trace.js";
 
@@ -75,8 +77,28 @@ const hiddenUnits = new HiddenUnits($("#hidden-units"), $("#hidden-note"), {
   lo: $("#hidden-lo"),
   hi: $("#hidden-hi"),
 });
-const boundary = new BoundaryChart($("#chart-boundary"), { onPick: (i) => pick(i), onGrid: (g) => hiddenUnits.show(g) });
-const liveCharts = [chart, stepChart, errorChart, boundary];
+const representation = new RepresentationChart($("#chart-representation"), $("#rep-note"), $("#rep-layer"), { onPick: (i) => pick(i) });
+const boundary = new BoundaryChart($("#chart-boundary"), {
+  onPick: (i) => pick(i),
+  onGrid: (g) => {
+    hiddenUnits.show(g);
+    representation.refresh(); // what the output layer sees moves with each step too
+  },
+});
+const liveCharts = [chart, stepChart, errorChart, boundary, representation];
+// issue #16: input features, the data view's toggles, a weight typed by hand
+const featurePicker = new FeaturePicker($("#features"), { change: (features) => changeSetup({ features }) });
+const viewToggles = new ViewToggles(
+  { showTest: $("#show-test"), discretize: $("#discretize") },
+  {
+    change: (options) => {
+      boundary.setOptions(options);
+      representation.setOptions(options);
+      changeView(options);
+    },
+  },
+);
+const weightEditor = new WeightEditor($("#weight-edit"), { set: (edge, value) => run(() => setWeight(edge, value)) });
 const gradcheck = new GradcheckPanel($("#card-tools"), {
   sessionId: () => page.session?.id,
   onError: (error) => handle(error),
@@ -166,6 +188,10 @@ async function handle(error) {
 
 // ------------------------------------------------------------------ sessions
 function dataDim(setup) {
+  return setup.features?.length || rawDim(setup);
+}
+
+function rawDim(setup) {
   return setup.data === "sine" ? 1 : 2;
 }
 
@@ -211,6 +237,14 @@ async function startSession(setup) {
   gradcheck.clear();
   hiddenUnits.setActivation(c.activation, c.layers[0]);
   boundary.setSession(created.id, page.dataset, page.info);
+  representation.setLayers(c.layers);
+  representation.setSession(created.id, page.dataset, page.info);
+  $("#card-representation").hidden = rawDim(page.setup) !== 2;
+  featurePicker.fill(c.features, rawDim(page.setup));
+  viewToggles.fill(page.setup);
+  boundary.setOptions(page.setup);
+  representation.setOptions(page.setup);
+  weightEditor.show(null);
   if (created.state.step > 0) await loadHistory();
   controls.fillSetup(page.setup, dataDim(page.setup));
   controls.exercise.setSizes(c.layers);
@@ -251,7 +285,8 @@ async function changeSetup(change) {
   // its turn instead of being dropped.
   while (page.busy || page.fastForwarding) await sleep(20);
   const next = { ...page.setup, ...change };
-  if (change.data !== undefined || change.hidden || change.output || change.classes !== undefined) {
+  if (change.data !== undefined && rawDim(next) !== rawDim(page.setup)) next.features = null; // x2 may not exist
+  if (change.data !== undefined || change.hidden || change.output || change.classes !== undefined || change.features !== undefined) {
     next.layers = consistentLayers(next, change.hidden ?? page.setup.layers.slice(1, -1));
   }
   if (next.output === "softmax" && !["spiral", "blobs"].includes(next.data) && change.output) {
@@ -272,12 +307,14 @@ async function changeSetup(change) {
   const patch = {};
   if (next.eta !== page.setup.eta) patch.learning_rate = next.eta;
   if (next.batch !== page.setup.batch) patch.batch_size = next.batch;
+  if (next.reg !== page.setup.reg || next.lambda !== page.setup.lambda)
+    patch.regularization = { kind: next.reg, strength: next.lambda };
   if (Object.keys(patch).length) {
     const ok = await run(async () => {
       const answer = await api.patch(page.session.id, patch);
       page.session = answer;
       page.weights = answer.state.weights;
-      page.setup = { ...page.setup, eta: answer.config.learning_rate ?? next.eta, batch: answer.config.batch_size ?? next.batch };
+      page.setup = { ...setupFromConfig(answer.config, page.setup) };
       writeUrl();
       quiet();
     });
@@ -679,7 +716,23 @@ function select(selection) {
     setExercise({ kind: "delta", layer: selection.l, unit: selection.j });
   page.selection = selection;
   network.select(selection);
+  weightEditor.show(selection, page.weights);
   renderFormula();
+}
+
+/** w_ij(l) typed by hand (PUT …/weights): the next step uses it, undo takes it back. */
+async function setWeight({ l, i, j }, value) {
+  const W = page.weights.map((w) => w.map((row) => [...row]));
+  W[l - 1][i][j - 1] = value;
+  const answer = await api.setWeights(page.session.id, W);
+  page.session = answer;
+  page.weights = answer.state.weights;
+  network.setWeights(page.weights);
+  errorChart.add(answer.state);
+  boundary.refresh(true);
+  clearFrame();
+  renderFormula();
+  quiet();
 }
 
 function pick(index) {
@@ -797,9 +850,10 @@ async function start() {
 function markExamples(indices, pinned) {
   dataView.mark(indices, pinned);
   boundary.mark(indices, pinned);
+  representation.mark(indices, pinned);
 }
 
 // Tests and the benchmark read the page's state through this (read-only by convention).
-window.backpropLab = { page, network, chart, stepChart, errorChart, boundary, hiddenUnits, formula, dataView, controls, exercise };
+window.backpropLab = { page, network, chart, stepChart, errorChart, boundary, hiddenUnits, formula, dataView, controls, exercise, representation, select };
 
 start();

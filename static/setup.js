@@ -12,6 +12,9 @@ export const DEFAULT_SETUP = Object.freeze({
   eta: 0.1,
   batch: 1,
   seed: 0,
+  features: null, // x(0) from the raw point, e.g. ["x1²", "x2²"]; null: the point itself
+  reg: "none", // regularisation: none, l2, l1
+  lambda: 0, // its strength λ
   // the data
   data: "xor",
   n: 200,
@@ -23,11 +26,14 @@ export const DEFAULT_SETUP = Object.freeze({
   speed: 1, // animation speed; 0 = off
   rate: 5, // steps per second in Play
   present: false, // projector mode
+  showTest: false, // the data view shows the test points too
+  discretize: false, // the data view shows the output's class, not its value
   exercise: "", // exercise mode, as exercise.js's modeText(): "" (off), "delta-output", …
 });
 
 // query key → [setup field, parse]
 const number = (text) => (text === "" || text === null ? NaN : Number(text));
+const flag = (t) => t === "1" || t === "true";
 const FIELDS = {
   layers: (t) => t.split(/[-,x ]+/).filter(Boolean).map(Number),
   act: ["activation", String],
@@ -38,6 +44,9 @@ const FIELDS = {
   eta: ["eta", number],
   batch: ["batch", number],
   seed: ["seed", number],
+  feat: ["features", (t) => (t ? t.split(",").map((name) => name.trim()).filter(Boolean) : null)],
+  reg: ["reg", String],
+  lambda: ["lambda", number],
   data: ["data", String],
   n: ["n", number],
   noise: ["noise", number],
@@ -46,7 +55,9 @@ const FIELDS = {
   classes: ["classes", number],
   speed: ["speed", number],
   rate: ["rate", number],
-  present: ["present", (t) => t === "1" || t === "true"],
+  present: ["present", flag],
+  testpts: ["showTest", flag],
+  discrete: ["discretize", flag],
   ex: ["exercise", String],
 };
 
@@ -79,7 +90,7 @@ export function writeSetup(setup) {
     const field = spec[0];
     const value = setup[field];
     if (value === null || value === undefined || value === "") continue;
-    if (field === "present") {
+    if (typeof value === "boolean") {
       if (value) params.set(key, "1");
       continue;
     }
@@ -99,6 +110,8 @@ export function configOf(setup) {
     learning_rate: setup.eta,
     batch_size: setup.batch,
     seed: setup.seed,
+    features: setup.features?.length ? setup.features : null,
+    regularization: { kind: setup.reg, strength: setup.lambda },
     dataset: {
       name: setup.data,
       n: setup.n,
@@ -124,6 +137,9 @@ export function setupFromConfig(config, view = DEFAULT_SETUP) {
     eta: config.learning_rate ?? DEFAULT_SETUP.eta,
     batch: config.batch_size ?? DEFAULT_SETUP.batch,
     seed: config.seed ?? DEFAULT_SETUP.seed,
+    features: config.features ?? null,
+    reg: config.regularization?.kind ?? DEFAULT_SETUP.reg,
+    lambda: config.regularization?.strength ?? DEFAULT_SETUP.lambda,
     data: d.name ?? DEFAULT_SETUP.data,
     n: d.n ?? DEFAULT_SETUP.n,
     noise: d.noise ?? DEFAULT_SETUP.noise,
@@ -133,8 +149,14 @@ export function setupFromConfig(config, view = DEFAULT_SETUP) {
   };
 }
 
-/** Fields whose change needs a new session (η and the batch size are PATCHed instead). */
+/** Fields whose change needs a new session (η, the batch size and the regularisation
+ * are PATCHed instead). */
 export function needsNewSession(before, after) {
   const keys = ["activation", "output", "loss", "init", "scale", "seed", "data", "n", "noise", "dseed", "test", "classes"];
-  return before.layers.join("-") !== after.layers.join("-") || keys.some((k) => before[k] !== after[k]);
+  const features = (setup) => (setup.features ?? []).join(",");
+  return (
+    before.layers.join("-") !== after.layers.join("-") ||
+    features(before) !== features(after) ||
+    keys.some((k) => before[k] !== after[k])
+  );
 }
