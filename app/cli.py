@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     try:  # A bad BACKPROP_* value should read as a message, not a traceback.
-        get_settings()
+        settings = get_settings()
     except ValidationError as error:
         parser.exit(2, f"backprop-lab: invalid setting in the environment:\n{error}\n")
 
@@ -67,4 +67,8 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         loop="auto",
         http="auto",
+        # Slow or idle clients cannot hold the server: connections past the limit get
+        # 503, idle ones close; slow bodies time out in app/middleware.py.
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=settings.keep_alive_seconds,
     )

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from app.exceptions import Invalid, NotFound, OutOfOrder, ReadOnly, Refused, TooMany
+from app.middleware import SECURITY_HEADERS
 
 STATUS: dict[type[Refused], int] = {
     NotFound: 404,
@@ -62,7 +63,20 @@ def status_of(exc: Refused) -> int:
     return next(code for kind, code in STATUS.items() if isinstance(exc, kind))
 
 
+INTERNAL = (
+    "Something went wrong on the server (a bug, not your input). Try again, and tell the "
+    "teacher if it keeps happening."
+)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette answers this from its outermost middleware, outside the one that adds
+        # the security headers: add them here. (The exception is still logged.)
+        headers = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+        return JSONResponse({"detail": INTERNAL}, status_code=500, headers=headers)
+
     @app.exception_handler(Refused)
     async def _refused(request: Request, exc: Refused) -> JSONResponse:
         return JSONResponse({"detail": exc.sentence}, status_code=status_of(exc))

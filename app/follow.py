@@ -11,13 +11,15 @@ new weights, η, batch size), a fresh ``state``. Each event carries an increasin
 The session id never leaves the teacher's page: no event, follow route or error names
 it, and every ``/api/sessions/{id}`` route refuses a token with 403.
 
-Memory stays bounded: a follower's queue holds at most BACKPROP_FOLLOW_QUEUE_EVENTS
-events (the same bytes for every follower, not copies); a follower that falls further
-behind loses its queue and gets one fresh ``state`` instead. A share keeps its last
-REPLAY events for pages that reconnect (``Last-Event-ID``) and the numbers of its last
-RECORDS steps for exercise checks. A share ends with its session (deleted, expired,
-evicted) — unless the teacher's page moves it to the session of a new setup within
-GRACE_SECONDS — and followers are capped per share and in all.
+Memory stays bounded, in bytes: a share keeps its latest events, up to
+BACKPROP_FOLLOW_BUFFER_BYTES, for pages that reconnect (``Last-Event-ID``), and each
+follower's queue holds up to as many bytes of the same events (shared, not copies; an
+event is kept once, as its JSON); a follower that falls further behind loses its queue
+and gets one fresh ``state`` instead. A share keeps the numbers of its last RECORDS steps
+for exercise checks. Followers are counted when their stream is granted (the route), not
+when it starts, so a crowd connecting at once cannot pass the caps. A share ends with its
+session (deleted, expired, evicted) — unless the teacher's page moves it to the session
+of a new setup within GRACE_SECONDS.
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ from app.settings import Settings
 
 KEEPALIVE_SECONDS = 15.0  # a comment line this often keeps proxies from closing the stream
 RETRY_MS = 2000  # how soon a browser's EventSource reconnects after a dropped stream
-REPLAY = 64
 RECORDS = 8
+UNCLAIMED_SECONDS = 10.0  # a granted stream that never started is forgotten after this
 GRACE_SECONDS = 120.0
 
 READ_ONLY = (
@@ -58,6 +60,9 @@ NOT_SHARED = (
 )
 
 
+RUN_ENDED = "The teacher's run has ended; the page is waiting for the teacher's next one."
+
+
 def _frame(seq: int, kind: str, data: str) -> bytes:
     """One server-sent event: id, type and a one-line JSON body."""
     return f"id: {seq}\nevent: {kind}\ndata: {data}\n\n".encode()
@@ -67,26 +72,46 @@ def _frame(seq: int, kind: str, data: str) -> bytes:
 class Event:
     seq: int
     kind: str
-    data: str  # JSON, one line, with "seq" and "kind" inside
-    raw: bytes  # the event as sent
+    data: str  # JSON, one line, with "seq" and "kind" inside: the one copy kept
     step: int = -1  # the step a finished (not refused) step's trace belongs to
 
+    @property
+    def raw(self) -> bytes:
+        """The event as sent."""
+        return _frame(self.seq, self.kind, self.data)
 
-RESYNC = Event(0, "resync", "", b"")  # queue marker: send a fresh state instead
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+RESYNC = Event(0, "resync", "")  # queue marker: send a fresh state instead
 
 
 @dataclass(eq=False)
 class Follower:
-    queue: asyncio.Queue[Event]
+    """One follow page's stream: granted by ``FollowHub.join``, claimed when it starts."""
+
+    limit: int  # bytes of events the queue may hold
+    queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
+    queued: int = 0
+    granted_at: float = field(default_factory=time.monotonic)
+    claimed: bool = False
 
     def offer(self, event: Event) -> None:
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
+        if self.queued + event.size > self.limit and not self.queue.empty():
             # Too slow: what is queued is stale anyway; one fresh state replaces it.
             while not self.queue.empty():
                 self.queue.get_nowait()
-            self.queue.put_nowait(event if event.kind == "ended" else RESYNC)
+            self.queued = 0
+            event = event if event.kind == "ended" else RESYNC
+        self.queue.put_nowait(event)
+        self.queued += event.size
+
+    async def next(self, timeout: float) -> Event:
+        event = await asyncio.wait_for(self.queue.get(), timeout)
+        self.queued -= event.size
+        return event
 
 
 @dataclass(eq=False)
@@ -97,7 +122,8 @@ class Share:
     seq: int = 0
     exercise: ExerciseMode | None = None
     followers: set[Follower] = field(default_factory=set)
-    recent: deque[Event] = field(default_factory=lambda: deque(maxlen=REPLAY))
+    recent: deque[Event] = field(default_factory=deque)
+    recent_bytes: int = 0
     frame: list[str] = field(default_factory=list)  # events of the step on show
     records: deque[StepNumbers] = field(default_factory=lambda: deque(maxlen=RECORDS))
     detached_at: float | None = None  # its session is gone; waiting to be continued
@@ -236,12 +262,14 @@ class FollowHub:
         return share
 
     def session_of(self, share: Share) -> Session:
-        """The shared session, read without counting as the teacher's use."""
-        if share.detached_at is not None:
-            raise OutOfOrder(
-                "The teacher's run has ended; the page is waiting for the teacher's next one."
-            )
-        return self.store.get(share.session_id, touch=False)
+        """The shared session, read without counting as the teacher's use. A run that
+        ended (a new setup, deleted, or expired just now) gets one answer: 409, RUN_ENDED."""
+        if share.detached_at is None:
+            try:
+                return self.store.get(share.session_id, touch=False)
+            except NotFound:
+                pass  # expired: the store has just told _forgot, which detached the share
+        raise OutOfOrder(RUN_ENDED)
 
     def _guard(self, sid: str) -> None:
         if sid in self._by_token:
@@ -288,8 +316,11 @@ class FollowHub:
     def _publish(self, share: Share, kind: str, body: str, step: int = -1) -> Event:
         share.seq += 1
         data = f'{{"seq":{share.seq},"kind":"{kind}",{body}}}'
-        event = Event(share.seq, kind, data, _frame(share.seq, kind, data), step)
+        event = Event(share.seq, kind, data, step)
         share.recent.append(event)
+        share.recent_bytes += event.size
+        while share.recent_bytes > self.settings.follow_buffer_bytes and len(share.recent) > 1:
+            share.recent_bytes -= share.recent.popleft().size
         if kind in ("forward", "step"):
             share.frame = [data]
         elif kind in ("backward", "update"):
@@ -373,7 +404,10 @@ class FollowHub:
         self._on_loop(send)
 
     # ------------------------------------------------------------- the stream
-    def can_follow(self, share: Share) -> None:
+    def join(self, share: Share) -> Follower:
+        """Grant a follow stream, counted at once (refused past the caps); the stream
+        claims it when it starts, or it is forgotten after UNCLAIMED_SECONDS."""
+        self._forget_unclaimed()
         if len(share.followers) >= self.settings.max_followers_per_session:
             raise TooMany(
                 f"This run already has {len(share.followers)} followers, the limit "
@@ -385,12 +419,27 @@ class FollowHub:
                 f"The server has {self.followers} followers, its limit "
                 f"(BACKPROP_MAX_FOLLOWERS = {self.settings.max_followers})."
             )
-
-    async def stream(self, share: Share, last_event_id: int | None) -> AsyncIterator[bytes]:
-        """The event stream of one follower, from the state now (or where it left off)."""
-        follower = Follower(asyncio.Queue(maxsize=self.settings.follow_queue_events))
+        follower = Follower(self.settings.follow_buffer_bytes)
         share.followers.add(follower)
         self.followers += 1
+        return follower
+
+    def _leave(self, share: Share, follower: Follower) -> None:
+        if follower in share.followers:
+            share.followers.discard(follower)
+            self.followers -= 1
+
+    def _forget_unclaimed(self) -> None:
+        limit = time.monotonic() - UNCLAIMED_SECONDS
+        for share in self._by_token.values():
+            for follower in [f for f in share.followers if not f.claimed and f.granted_at < limit]:
+                self._leave(share, follower)
+
+    async def stream(
+        self, share: Share, follower: Follower, last_event_id: int | None
+    ) -> AsyncIterator[bytes]:
+        """The event stream of one follower, from the state now (or where it left off)."""
+        follower.claimed = True
         try:
             yield f"retry: {RETRY_MS}\n\n".encode()
             # `last` is taken with what is sent, before any await: events published while
@@ -407,7 +456,7 @@ class FollowHub:
                     yield event.raw
             while True:
                 try:
-                    event = await asyncio.wait_for(follower.queue.get(), KEEPALIVE_SECONDS)
+                    event = await follower.next(KEEPALIVE_SECONDS)
                 except TimeoutError:
                     self._prune()
                     if share.ended:
@@ -428,8 +477,7 @@ class FollowHub:
                 if event.kind == "ended":
                     return
         finally:
-            share.followers.discard(follower)
-            self.followers -= 1
+            self._leave(share, follower)
 
     def _fresh(self, share: Share, reason: str) -> bytes | None:
         """A ``state`` event for the run now (not stored: it is for one follower)."""

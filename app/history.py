@@ -134,12 +134,17 @@ class History:
         self.stride *= 2
 
     def truncate(self, step: int) -> None:
-        """Forget the points that start after ``step`` (after an undo or a reset).
+        """Forget the steps after ``step`` (after an undo or a reset).
 
-        A point that covers steps on both sides of ``step`` is kept whole: with merged
-        points the curve cannot be split exactly, and it is at most one point.
+        A merged point that covers steps on both sides of ``step`` cannot be split
+        exactly: it is cut to end at ``step`` (its count with it) and keeps its mean, an
+        approximation for at most one point, so that no step is counted twice when the
+        run goes on from ``step``.
         """
-        self._n = int(np.searchsorted(self._first[: self._n], step, side="right"))
+        n = self._n = int(np.searchsorted(self._first[: self._n], step, side="right"))
+        if n and self._last[n - 1] > step:
+            self._count[n - 1] = step - self._first[n - 1] + 1
+            self._last[n - 1] = step
         if step == 0:
             self.stride = 1
 

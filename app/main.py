@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import plotly
+from anyio import CapacityLimiter
 from fastapi import FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -23,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from app import __version__
 from app.errors import install_error_handlers
 from app.follow import FollowHub
-from app.middleware import GZIP_MIN_BYTES, BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from app.middleware import GZIP_MIN_BYTES, BodyLimitsMiddleware, SecurityHeadersMiddleware
 from app.routes import exports, follow, meta, representation, sessions
 from app.sessions import SessionStore
 from app.settings import Settings, get_settings
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.store = SessionStore(settings)
+        app.state.compute_limiter = CapacityLimiter(settings.compute_threads)
         app.state.follow = FollowHub(app.state.store, settings)  # follow mode (app/follow.py)
         app.state.follow.start()
         sweeper = asyncio.create_task(_sweep_forever(app.state.store))
@@ -90,7 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Full-precision floats (~19 characters each): gzip halves them. Level 1: 8.4 KB ->
     # 3.7 KB in ~50 µs; level 5 saves 0.2 KB more for ~145 µs.
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=1)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitsMiddleware,
+        max_bytes=settings.max_body_bytes,
+        timeout_seconds=settings.body_timeout_seconds,
+    )
     app.add_middleware(SecurityHeadersMiddleware)
 
     install_error_handlers(app)

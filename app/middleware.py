@@ -6,6 +6,7 @@ responses pass through untouched.
 
 import json
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Scripts only from this server, and no inline scripts: the page is plain ES modules.
@@ -74,16 +75,18 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-class BodySizeLimitMiddleware:
-    """Refuse request bodies over ``max_bytes`` with 413 before any route parses them.
+class BodyLimitsMiddleware:
+    """Read every request body up front, within ``max_bytes`` (else 413) and
+    ``timeout_seconds`` (else 408), then hand it to the app.
 
-    A declared Content-Length is checked up front; a chunked body is read (at most
-    ``max_bytes`` + one chunk is held) and replayed to the app when it fits.
+    A slow or endless body cannot hold a request open, and no route ever parses more
+    than ``max_bytes``; a declared Content-Length over the limit is refused unread.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_seconds: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_seconds = timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -91,45 +94,56 @@ class BodySizeLimitMiddleware:
             return
         headers = dict(scope["headers"])
         length = headers.get(b"content-length")
-        if length is not None:
-            if not length.isdigit() or int(length) > self.max_bytes:
-                await self._refuse(send)
-                return
+        chunked = b"chunked" in headers.get(b"transfer-encoding", b"")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await _refuse(send, 413, self._too_large())
+            return
+        if not chunked and length in (None, b"0"):
             await self.app(scope, receive, send)
             return
-        if b"chunked" not in headers.get(b"transfer-encoding", b""):
-            await self.app(scope, receive, send)
-            return
-
         chunks: list[Message] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # client went away
-                chunks.append(message)
-                break
-            size += len(message.get("body", b""))
-            if size > self.max_bytes:
-                await self._refuse(send)
-                return
-            chunks.append(message)
-            if not message.get("more_body", False):
-                break
-
+        try:
+            with anyio.fail_after(self.timeout_seconds):
+                while True:
+                    message = await receive()
+                    chunks.append(message)
+                    if message["type"] != "http.request":  # the client went away
+                        break
+                    size += len(message.get("body", b""))
+                    if size > self.max_bytes:
+                        await _refuse(send, 413, self._too_large())
+                        return
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            await _refuse(
+                send,
+                408,
+                f"The request body did not arrive within {self.timeout_seconds:g} s "
+                "(BACKPROP_BODY_TIMEOUT_SECONDS).",
+            )
+            return
         await self.app(scope, replaying(chunks, receive), send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"The request body is larger than the limit of {self.max_bytes} bytes."}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+    def _too_large(self) -> str:
+        return (
+            f"The request body is larger than the limit of {self.max_bytes} bytes "
+            "(BACKPROP_MAX_BODY_BYTES)."
         )
-        await send({"type": "http.response.body", "body": body})
+
+
+async def _refuse(send: Send, status: int, sentence: str) -> None:
+    body = json.dumps({"detail": sentence}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

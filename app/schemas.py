@@ -28,10 +28,19 @@ GeneratedName = Literal[tuple(n for n in DATASETS if n != "custom")]  # type: ig
 SessionId = Annotated[str, Field(description="The session's unguessable id (32 hex digits).")]
 
 
-class Strict(BaseModel):
-    """Reject unknown fields: a typo in a field name must not be silently ignored."""
+# Hard bounds on every integer a request may carry, far above any setting's limit: the
+# settings (app/settings.py) narrow them, with a message naming the setting; these keep
+# a number of 2⁶⁴ from ever reaching NumPy.
+BIG = 10**6  # counts: points, units, batch sizes, indices
+COUNTER = 2**53  # step and epoch numbers: exact in a float, so in JavaScript too
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
 
-    model_config = ConfigDict(extra="forbid")
+
+class Strict(BaseModel):
+    """Reject unknown fields (a typo in a field name must not be silently ignored) and
+    strings or booleans where numbers belong ("0.1", "2", true): strict mode."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # --------------------------------------------------------------------------- config
@@ -44,11 +53,15 @@ class InitConfig(Strict):
 
 class GeneratedDataset(Strict):
     name: GeneratedName = "xor"
-    n: int = Field(200, ge=2, description="Number of points (train + test).")
+    n: int = Field(200, ge=2, le=BIG, description="Number of points (train + test).")
     noise: Finite = Field(0.1, ge=0, le=5)
-    seed: int = Field(0, ge=0, le=2**32 - 1)
+    seed: Seed = 0
     test_ratio: Finite = Field(0.2, ge=0, le=0.9)
     classes: int | None = Field(None, ge=2, le=10, description="K for spiral and blobs.")
+
+    @property
+    def size(self) -> int:
+        return self.n
 
     def build(self) -> Dataset:
         return make_dataset(self.name, self.n, self.noise, self.seed, self.test_ratio, self.classes)
@@ -56,11 +69,19 @@ class GeneratedDataset(Strict):
 
 class CustomDataset(Strict):
     name: Literal["custom"]
-    points: list[list[Finite]] = Field(min_length=1)
-    labels: list[Finite] = Field(description="±1 or class index 0 … K−1; real with regression.")
+    points: list[Annotated[list[Finite], Field(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=BIG
+    )
+    labels: list[Annotated[Finite, Field(ge=-1e9, le=1e9)]] = Field(
+        max_length=BIG, description="±1 or class index 0 … K−1; real with regression."
+    )
     regression: bool = False
     test_ratio: Finite = Field(0.0, ge=0, le=0.9)
-    seed: int = Field(0, ge=0, le=2**32 - 1)
+    seed: Seed = 0
+
+    @property
+    def size(self) -> int:
+        return len(self.points)
 
     def build(self) -> Dataset:
         return custom_dataset(self.points, self.labels, self.test_ratio, self.seed, self.regression)
@@ -81,9 +102,10 @@ class Regularization(Strict):
 class SessionConfig(Strict):
     """Everything that defines a run. ``{}`` gives a small tanh network on XOR (±1)."""
 
-    layers: list[Annotated[int, Field(ge=1)]] = Field(
+    layers: list[Annotated[int, Field(ge=1, le=BIG)]] = Field(
         default_factory=lambda: [2, 4, 1],
         min_length=2,
+        max_length=1000,
         description="[d(0), …, d(L)]: input size, hidden sizes, output size.",
     )
     activation: HiddenName = Field("tanh", description="Hidden θ.")
@@ -91,9 +113,9 @@ class SessionConfig(Strict):
     loss: Literal["squared", "cross_entropy"] = "squared"
     init: InitConfig = Field(default_factory=InitConfig)
     learning_rate: Finite = Field(0.1, gt=0, le=1e6, description="η")
-    batch_size: int = Field(1, ge=1, description="B, examples per SGD step.")
+    batch_size: int = Field(1, ge=1, le=BIG, description="B, examples per SGD step.")
     dataset: DatasetConfig = Field(default_factory=GeneratedDataset)
-    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seeds initial weights and example order.")
+    seed: Seed = Field(0, description="Seeds initial weights and example order.")
     features: list[FeatureName] | None = Field(
         None,
         min_length=1,
@@ -154,39 +176,50 @@ class SessionConfig(Strict):
 
 class ConfigPatch(Strict):
     learning_rate: Finite | None = Field(None, gt=0, le=1e6)
-    batch_size: int | None = Field(None, ge=1)
+    batch_size: int | None = Field(None, ge=1, le=BIG)
     regularization: Regularization | None = None
 
 
 class ResetRequest(Strict):
-    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="New seed; default: keep it.")
+    seed: Seed | None = Field(None, description="New seed; default: keep it.")
 
 
 class WeightsRequest(Strict):
     weights: list[list[list[Finite]]] = Field(
-        description="W(1) … W(L), each (d(l-1)+1) × d(l) with the bias weights in row 0."
+        max_length=1000,
+        description="W(1) … W(L), each (d(l-1)+1) × d(l) with the bias weights in row 0.",
     )
 
 
 class IndicesRequest(Strict):
-    indices: list[Annotated[int, Field(ge=0)]] | None = Field(
-        None, min_length=1, description="Training-example indices; default: the next mini-batch."
+    indices: list[Annotated[int, Field(ge=0, le=BIG)]] | None = Field(
+        None,
+        min_length=1,
+        max_length=BIG,
+        description="Training-example indices (at most BACKPROP_MAX_BATCH); default: the "
+        "next mini-batch.",
     )
 
 
 class TrainRequest(Strict):
-    steps: int = Field(ge=1, description="SGD steps to run (capped per call, see the limits).")
+    steps: int = Field(
+        ge=1, le=COUNTER, description="SGD steps to run (capped per call, see the limits)."
+    )
     record_every: int = Field(
-        1, ge=1, description="Return one point (the mean) per this many steps."
+        1, ge=1, le=BIG, description="Return one point (the mean) per this many steps."
     )
 
 
 class PredictRequest(Strict):
-    inputs: list[list[Finite]] = Field(min_length=1)
+    inputs: list[Annotated[list[Finite], Field(max_length=64)]] = Field(
+        min_length=1, max_length=BIG
+    )
 
 
 class GradcheckRequest(Strict):
-    indices: list[Annotated[int, Field(ge=0)]] | None = Field(None, min_length=1)
+    indices: list[Annotated[int, Field(ge=0, le=BIG)]] | None = Field(
+        None, min_length=1, max_length=BIG
+    )
     epsilon: Finite = Field(1e-5, gt=0, le=1.0)
 
 
@@ -426,6 +459,42 @@ class GradcheckOut(BaseModel):
     numerical_seconds: float
 
 
+Count = Annotated[int, Field(ge=1, le=COUNTER)]
+
+
+class HistorySnapshot(Strict):
+    """A run's stored history (app/history.py), as exported: read back as strictly as it
+    is written, so a tampered file is refused whole."""
+
+    capacity: int = Field(ge=2, le=2**20)
+    stride: int = Field(ge=1, le=COUNTER)
+    first: list[Count] = Field(max_length=2**20)
+    last: list[Count] = Field(max_length=2**20)
+    count: list[Count] = Field(max_length=2**20)
+    error: list[Finite] = Field(max_length=2**20)
+    grad_norm: list[list[Finite]] = Field(max_length=2**20)
+    delta_mean_abs: list[list[Finite]] = Field(max_length=2**20)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HistorySnapshot:
+        n = len(self.first)
+        columns = (self.last, self.count, self.error, self.grad_norm, self.delta_mean_abs)
+        if any(len(column) != n for column in columns):
+            raise ValueError("the history's columns have different lengths")
+        if self.capacity % 2 or n > self.capacity:
+            raise ValueError("the history's capacity must be even and hold all its points")
+        if self.stride & (self.stride - 1):
+            raise ValueError("the history's stride must be a power of two")
+        for i in range(n):
+            span = self.last[i] - self.first[i] + 1
+            if span < 1 or self.count[i] > span or (i and self.first[i] <= self.last[i - 1]):
+                raise ValueError(
+                    f"the history's point {i} is out of order: points cover steps "
+                    "first … last, one after the other"
+                )
+        return self
+
+
 class Snapshot(Strict):
     """Everything needed to continue a run elsewhere, exactly."""
 
@@ -433,11 +502,17 @@ class Snapshot(Strict):
     # (in /1 each epoch had a generator of its own), so /1 runs cannot continue exactly.
     format: Literal["backprop-lab/2"] = "backprop-lab/2"
     config: SessionConfig
-    step: int = Field(ge=0)
-    epoch: int = Field(ge=0)
-    position: int = Field(ge=0)
-    weights: list[list[list[Finite]]]
-    history: dict[str, Any] | None = None
+    step: int = Field(ge=0, le=COUNTER)
+    epoch: int = Field(ge=0, le=COUNTER)
+    position: int = Field(ge=0, le=BIG)
+    weights: list[list[list[Finite]]] = Field(max_length=1000)
+    history: HistorySnapshot | None = None
+
+    @model_validator(mode="after")
+    def _history_ends_at_the_step(self) -> Snapshot:
+        if self.history is not None and self.history.last and self.history.last[-1] > self.step:
+            raise ValueError("the history runs past the snapshot's step")
+        return self
 
     @field_validator("format", mode="before")
     @classmethod

@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from app import budget
 from app.exceptions import Invalid, NotFound, OutOfOrder, sentence
 from app.history import History
-from app.schemas import DatasetConfig, SessionConfig, Snapshot
+from app.schemas import DatasetConfig, HistorySnapshot, SessionConfig, Snapshot
 from app.settings import Settings
 from engine import Backward, Forward, Network, RunRecord, State, StepTrace
 from engine.network import EXPLODED_MESSAGE
@@ -34,21 +35,21 @@ def check_limits(config: SessionConfig, settings: Settings) -> None:
     if len(hidden) > settings.max_hidden_layers:
         raise Invalid(
             f"The network has {len(hidden)} hidden layers; the limit is "
-            f"{settings.max_hidden_layers}."
+            f"{settings.max_hidden_layers} (BACKPROP_MAX_HIDDEN_LAYERS)."
         )
     for l, d in enumerate(config.layers):
         if d > settings.max_units:
-            raise Invalid(f"Layer {l} has {d} units; the limit is {settings.max_units} per layer.")
-    ds = config.dataset
-    n = len(ds.points) if ds.name == "custom" else ds.n
+            raise Invalid(
+                f"Layer {l} has {d} units; the limit is {settings.max_units} per layer "
+                "(BACKPROP_MAX_UNITS)."
+            )
+    n = config.dataset.size
     if n > settings.max_samples:
-        raise Invalid(f"The dataset has {n} points; the limit is {settings.max_samples}.")
-    check_batch_size(config.batch_size, settings)
-
-
-def check_batch_size(batch_size: int, settings: Settings) -> None:
-    if batch_size > settings.max_samples:
-        raise Invalid(f"The batch size {batch_size} is above the limit of {settings.max_samples}.")
+        raise Invalid(
+            f"The dataset has {n} points; the limit is {settings.max_samples} "
+            "(BACKPROP_MAX_SAMPLES)."
+        )
+    budget.check_session(config.layers, config.batch_size, n, settings)
 
 
 def build_network(config: SessionConfig, settings: Settings, weights=None) -> Network:
@@ -77,6 +78,7 @@ class Session:
     net: Network
     history: History
     undo: deque[State]
+    settings: Settings
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_used: float = field(default_factory=time.monotonic)
     pending: Forward | None = None  # forward done, backward not yet
@@ -114,7 +116,10 @@ class Session:
         self.history.append(trace.step, trace.error, trace.grad_norm, trace.delta_mean_abs)
 
     def check_indices(self, indices) -> None:
-        if indices is not None and max(indices) >= self.net.n_train:
+        if indices is None:
+            return
+        budget.check_indices(len(indices), self.settings)
+        if max(indices) >= self.net.n_train:
             raise Invalid(
                 f"Example indices must be between 0 and {self.net.n_train - 1} "
                 f"(the training set has {self.net.n_train} examples)."
@@ -199,30 +204,37 @@ class Session:
     def _cancel_pending(self) -> None:
         self.pending = self.pending_backward = None
 
-    def train(self, steps: int, settings: Settings) -> tuple[RunRecord, str]:
-        """Fast-forward up to ``steps`` (capped), in chunks, within the time limit."""
+    def train(self, steps: int) -> tuple[RunRecord, str]:
+        """Fast-forward up to ``steps`` (capped), in chunks, within the time limit.
+
+        Chunks are sized by the measured cost of a step (the first chunk is one step),
+        each to take about a tenth of the limit, so a call ends within about 10 % of
+        BACKPROP_TRAIN_TIME_LIMIT_SECONDS (plus at most one step)."""
         if self.pending is not None:
             raise OutOfOrder(
                 "A step is in progress: finish it (backward, update) or undo to cancel it."
             )
-        todo = min(steps, settings.max_steps_per_call)
-        deadline = time.monotonic() + settings.train_time_limit_seconds
+        limit = self.settings.train_time_limit_seconds
+        todo = min(steps, self.settings.max_steps_per_call)
+        start = time.monotonic()
         self._push_undo()
-        records, done, chunk = [], 0, 50
+        records, done, n = [], 0, 1
         stopped = "done" if todo == steps else "limit"
         while done < todo:
-            n = min(chunk, todo - done)
-            rec = self.net.run(n)
+            rec = self.net.run(min(n, todo - done))
             records.append(rec)
             done += len(rec.steps)
             self.history.extend(rec.steps, rec.error, rec.grad_norm, rec.delta_mean_abs)
             if rec.diverged:
                 stopped = "diverged"
                 break
-            if done < todo and time.monotonic() > deadline:
+            spent = time.monotonic() - start
+            left = limit - spent
+            if done < todo and left <= 0:
                 stopped = "time"
                 break
-            chunk = min(chunk * 2, 2000)
+            per_step = spent / done
+            n = max(1, min(int(min(0.1 * limit, left) / per_step), 10_000))
         if done == 0:
             self.undo.pop()  # nothing changed: nothing to undo
         L = self.net.config.depth
@@ -269,6 +281,9 @@ class Session:
     def patch(
         self, learning_rate: float | None, batch_size: int | None, regularization=None
     ) -> None:
+        if batch_size is not None:  # checked first: a refused patch changes nothing
+            layers, points = self.net.config.layers, self.dataset.size
+            budget.check_session(layers, batch_size, points, self.settings)
         if learning_rate is not None:
             self.net.set_learning_rate(learning_rate)
         if batch_size is not None:
@@ -285,7 +300,7 @@ class Session:
             epoch=st.epoch,
             position=st.position,
             weights=[w.tolist() for w in st.weights],
-            history=self.history.to_dict(),
+            history=HistorySnapshot(**self.history.to_dict()),
         )
 
 
@@ -324,17 +339,12 @@ class SessionStore:
             dataset,
             net,
             History(net.config.depth, self._history_capacity()),
-            deque(maxlen=self._undo_depth(net)),
+            deque(maxlen=budget.undo_depth(net.config.layers, self.settings)),
+            self.settings,
             on_change=self._session_changed,
         )
         self._sessions[sid] = session
         return session
-
-    def _undo_depth(self, net: Network) -> int:
-        """Undo snapshots hold a copy of the weights each: bound their memory too."""
-        weight_bytes = 8 * sum(w.size for w in net.weights)
-        by_memory = max(1, self.settings.max_undo_bytes // weight_bytes)
-        return min(self.settings.undo_depth, by_memory)
 
     def _history_capacity(self) -> int:
         cap = max(self.settings.max_history_points, 2)
@@ -353,7 +363,7 @@ class SessionStore:
         history = None
         if snap.history:
             try:
-                history = History.from_dict(net.config.depth, snap.history)
+                history = History.from_dict(net.config.depth, snap.history.model_dump())
             except (KeyError, ValueError, TypeError) as e:
                 raise Invalid(f"The snapshot's history is not readable: {e}.") from None
             if history.capacity > self._history_capacity():

@@ -49,10 +49,47 @@ class Settings(BaseSettings):
     max_followers: int = Field(
         2000, gt=0, description="Follow-mode viewers the whole server may have at once."
     )
-    follow_queue_events: int = Field(
-        64,
-        gt=1,
-        description="Events queued per viewer; one that falls further behind gets a fresh state.",
+    follow_buffer_bytes: int = Field(
+        1_000_000,
+        gt=0,
+        description="Bytes of events a shared run keeps for reconnecting viewers, and queues "
+        "per viewer; a viewer further behind skips to a fresh picture.",
+    )
+    max_batch: int = Field(
+        256, gt=0, description="Examples in one mini-batch: the batch size B and a step's indices."
+    )
+    max_session_bytes: int = Field(
+        8_000_000,
+        gt=0,
+        description="Memory one session may use: weights, undo, history, the steps it keeps, "
+        "its data and its follow buffer.",
+    )
+    max_response_bytes: int = Field(
+        8_000_000, gt=0, description="Largest JSON answer (a step, a grid, a history), in bytes."
+    )
+    gradcheck_time_limit_seconds: float = Field(
+        2.0, gt=0, allow_inf_nan=False, description="Wall time one gradient check may use."
+    )
+    max_connections: int = Field(
+        4000,
+        gt=0,
+        description="Open connections (follow streams included) the server serves at once; "
+        "requests past it are answered 503 at once.",
+    )
+    keep_alive_seconds: float = Field(
+        5.0, gt=0, allow_inf_nan=False, description="An idle connection is closed after this."
+    )
+    body_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="A request body that has not arrived within this is refused (408).",
+    )
+    compute_threads: int = Field(
+        2,
+        gt=0,
+        description="Long computations (fast-forward, gradient check, grid, big steps) run at "
+        "once; more wait their turn, and short requests never wait for them.",
     )
 
 

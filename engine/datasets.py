@@ -16,6 +16,8 @@ from .losses import INDEX, PM1, REAL, ZERO_ONE
 
 Array = np.ndarray
 
+MAX_CLASSES = 64  # a softmax output has one unit per class
+
 
 @dataclass(frozen=True)
 class DatasetInfo:
@@ -201,8 +203,10 @@ def custom_dataset(
     else:
         if np.all(np.abs(raw) == 1.0):
             raw = (raw > 0).astype(np.float64)  # ±1 labels: −1 → class 0, +1 → class 1
-        if np.any(raw != np.round(raw)) or np.any(raw < 0):
-            raise ValueError("class labels must be ±1 or whole numbers 0, 1, …, K−1")
+        if np.any(raw != np.round(raw)) or np.any(raw < 0) or np.any(raw >= MAX_CLASSES):
+            raise ValueError(
+                f"class labels must be ±1 or whole numbers 0, 1, …, K−1 (K ≤ {MAX_CLASSES})"
+            )
         y = raw.astype(np.int64)
         k = max(int(y.max()) + 1, 2)
     rng = np.random.default_rng(seed)

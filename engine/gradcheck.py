@@ -9,6 +9,7 @@ regularisation the function differentiated is e + Ω, so backprop's side is G + 
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -41,12 +42,15 @@ class GradCheck:
         return max(c.max_rel_diff for c in self.layers)
 
 
-def gradient_check(net: Network, indices=None, epsilon: float = 1e-5) -> GradCheck:
+def gradient_check(
+    net: Network, indices=None, epsilon: float = 1e-5, time_limit: float | None = None
+) -> GradCheck:
     """Compare backprop's G(l) (+ ∂Ω/∂W(l)) with central differences of e + Ω on one
     mini-batch.
 
     ``indices`` defaults to the mini-batch the next step would use. The network's
-    state is not changed.
+    state is not changed. With ``time_limit`` (seconds), raises ``TimeoutError`` once
+    the central differences take longer than that.
     """
     if not (np.isfinite(epsilon) and epsilon > 0):
         raise ValueError("epsilon must be a finite number > 0")
@@ -63,8 +67,14 @@ def gradient_check(net: Network, indices=None, epsilon: float = 1e-5) -> GradChe
     numerical = [np.empty_like(w) for w in weights]
     passes = 0
     t0 = time.perf_counter()
+    deadline = math.inf if time_limit is None else t0 + time_limit
     for w, g in zip(weights, numerical, strict=True):
         for ij in np.ndindex(w.shape):
+            if time.perf_counter() > deadline:
+                raise TimeoutError(
+                    f"the gradient check took longer than {time_limit:g} s "
+                    f"({passes} of {2 * sum(a.size for a in weights)} forward passes done)"
+                )
             w0 = w[ij]
             w[ij] = w0 + epsilon
             e_plus = net.batch_error(fwd.indices, weights) + net.penalty(weights)

@@ -363,26 +363,34 @@ class Network:
 
     def accuracy(self, out: Array, y_raw: Array) -> float | None:
         """The share of examples whose output picks the right class (None for regression)."""
-        if self.encoding == REAL:
-            return None
+        return None if self.encoding == REAL else float(np.mean(self._correct(out, y_raw)))
+
+    def _correct(self, out: Array, y_raw: Array) -> Array:
         if self.encoding == INDEX:
-            correct = out.argmax(axis=1) == y_raw
-        else:  # one output unit: the decision threshold is the middle of its range
-            correct = (out[:, 0] > (0.5 if self.encoding == ZERO_ONE else 0.0)) == (y_raw == 1)
-        return float(np.mean(correct))
+            return out.argmax(axis=1) == y_raw
+        # one output unit: the decision threshold is the middle of its range
+        return (out[:, 0] > (0.5 if self.encoding == ZERO_ONE else 0.0)) == (y_raw == 1)
 
     def metrics(self) -> dict[str, float | None]:
-        """Error and accuracy on the training and test sets for the current weights."""
-        d = self.dataset
-        train_error, train_accuracy = self.evaluate(d.x_train, d.y_train)
-        test_error, test_accuracy = self.evaluate(d.x_test, d.y_test)
-        return {
-            "train_error": train_error,
-            "train_accuracy": train_accuracy,
-            "test_error": test_error,
-            "test_accuracy": test_accuracy,
-            "penalty": self.penalty(),
-        }
+        """Error and accuracy on the training and test sets for the current weights
+        (one forward pass over both: the API reports these after every step)."""
+        d, n = self.dataset, self.n_train
+        x = self.inputs(np.concatenate([d.x_train, d.x_test]))
+        y_raw = np.concatenate([d.y_train, d.y_test])
+        s, out = self.propagate(x)
+        with np.errstate(all="ignore"):
+            e = self.loss.error(s[-1], out[-1], encode_labels(y_raw, self.encoding))
+        right = None if self.encoding == REAL else self._correct(out[-1], y_raw)
+        sets = {"train": slice(0, n), "test": slice(n, len(y_raw))}
+        result = {}
+        for name, part in sets.items():
+            empty = part.start == part.stop
+            result[f"{name}_error"] = None if empty else float(e[part].mean())
+            result[f"{name}_accuracy"] = (
+                None if empty or right is None else float(right[part].mean())
+            )
+        result["penalty"] = self.penalty()
+        return result
 
     def grid(self, resolution: int = 41, padding: float = 0.1):
         """Output and every hidden unit's x over a square grid on the 2-D input plane.

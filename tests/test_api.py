@@ -342,7 +342,7 @@ def test_sine_regression_has_no_grid(client):
         ({"layers": [2] + [4] * 17 + [1]}, 422, "17 hidden layers; the limit is 16"),
         ({"layers": [2, 65, 1]}, 422, "65 units; the limit is 64"),
         ({"dataset": {"name": "xor", "n": 2001}}, 422, "limit is 2000"),
-        ({"batch_size": 5000}, 422, "limit of 2000"),
+        ({"batch_size": 5000}, 422, "limit of 256 (BACKPROP_MAX_BATCH)"),
         ({"learning_rate": 0}, 422, "learning_rate"),
         ({"layers": [2, 4, 3], "output": "softmax"}, 422, "softmax output needs the cross-entropy"),
         ({"layers": [3, 4, 1]}, 422, "Layer 0 has 3 units but the xor data has 2"),

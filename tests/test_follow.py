@@ -295,20 +295,21 @@ def test_a_slow_follower_skips_to_a_fresh_state_and_memory_stays_bounded():
     """Straight on the hub: a follower that reads nothing holds at most its queue."""
 
     async def scenario():
-        settings = Settings(follow_queue_events=4)
+        settings = Settings(follow_buffer_bytes=20_000)  # a few steps' events
         store = SessionStore(settings)
         hub = FollowHub(store, settings)
         from app.schemas import SessionConfig
 
         session = store.create(SessionConfig())
         s = hub.share(session, "http://x")
-        stream = hub.stream(s, None)
+        stream = hub.stream(s, hub.join(s), None)
         assert b"retry" in await anext(stream)
         assert b"event: state" in await anext(stream)
         for _ in range(30):  # the follower reads nothing meanwhile
             session.step()
         (follower,) = s.followers
-        assert follower.queue.qsize() <= 4
+        assert 0 < follower.queued <= 20_000 and follower.queue.qsize() < 30
+        assert s.recent_bytes <= 20_000 and len(s.recent) < 30  # the replay buffer too
         fresh = await anext(stream)
         assert b"event: state" in fresh and b'"reason":"resync"' in fresh
         assert b'"step":30' in fresh
@@ -350,6 +351,19 @@ def test_an_expired_session_ends_its_share(monkeypatch):
         hub._prune()
         assert client.get(f"/api/follow/{token}").status_code == 404
         assert hub.followers == 0 and not hub._by_token and not hub._by_session
+
+
+def test_a_follower_of_a_run_that_expired_gets_one_status_and_one_sentence():
+    """Expired between two looks: the first look (which finds it expired) and the next
+    ones answer alike, while the share waits for the teacher's next run."""
+    with TestClient(create_app(Settings(session_ttl_seconds=1))) as client:
+        sid = new(client)
+        token = share(client, sid)["token"]
+        client.app.state.store._sessions[sid].last_used -= 5  # idle past the expiry
+        answers = [client.get(f"/api/follow/{token}") for _ in range(3)]
+        answers += [client.get(f"/api/follow/{token}/dataset")]
+        assert {r.status_code for r in answers} == {409}
+        assert {r.json()["detail"] for r in answers} == {follow_module.RUN_ENDED}
 
 
 # ------------------------------------------------------------------ exercises

@@ -208,9 +208,9 @@ async def follow_events(
     otherwise a fresh ``state`` comes first.
     """
     hub, share = _follow(request, token)
-    hub.can_follow(share)
+    follower = hub.join(share)
     return StreamingResponse(
-        hub.stream(share, last_event_id),
+        hub.stream(share, follower, last_event_id),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

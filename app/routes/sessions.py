@@ -14,6 +14,7 @@ import numpy as np
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
+from app import budget
 from app.encode import TraceResponse, backward_document, forward_document, step_document
 from app.errors import ErrorOut
 from app.exceptions import Invalid, sentence
@@ -44,7 +45,7 @@ from app.schemas import (
     WeightsRequest,
     progress_dict,
 )
-from app.sessions import Session, SessionStore, check_batch_size
+from app.sessions import Session, SessionStore
 from app.settings import Settings
 from engine import StepTrace
 from engine.gradcheck import gradient_check
@@ -78,6 +79,22 @@ async def get_session(session_id: SessionIdPath, store: Store) -> Session:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+async def compute(request: Request, fn, *args):
+    """Run CPU-heavy work in a worker thread, at most BACKPROP_COMPUTE_THREADS at once:
+    the event loop stays free, so short requests are answered meanwhile."""
+    return await to_thread.run_sync(fn, *args, limiter=request.app.state.compute_limiter)
+
+
+# A step of at least this many multiply-adds (B × weights) runs in a worker thread; a
+# small one (microseconds) costs less than the hop to a thread.
+BIG_STEP = 100_000
+
+
+def curve_points_bytes(points: int, depth: int) -> int:
+    """The JSON of ``points`` history points: step, first, error and 2 numbers per layer."""
+    return points * (3 + 2 * depth) * budget.JSON_FLOAT_BYTES
 
 
 def state_of(session: Session) -> State:
@@ -119,10 +136,8 @@ async def read_session(session: SessionDep) -> SessionOut:
 
 
 @router.patch("/{session_id}", response_model=SessionOut)
-async def patch_session(session: SessionDep, patch: ConfigPatch, settings: Config) -> SessionOut:
+async def patch_session(session: SessionDep, patch: ConfigPatch) -> SessionOut:
     """Change η, the batch size or the regularisation mid-run."""
-    if patch.batch_size is not None:
-        check_batch_size(patch.batch_size, settings)
     async with session.lock:
         session.patch(patch.learning_rate, patch.batch_size, patch.regularization)
         return session_out(session)
@@ -158,15 +173,25 @@ async def read_dataset(session: SessionDep) -> DatasetOut:
 
 # ------------------------------------------------------------- the algorithm
 @router.post("/{session_id}/step", response_model=StepOut)
-async def step(session: SessionDep, body: IndicesRequest | None = None) -> TraceResponse:
+async def step(
+    request: Request, session: SessionDep, body: IndicesRequest | None = None
+) -> TraceResponse:
     """One SGD iteration (forward, backward, update), or the rest of one in progress.
 
     Optional body ``{"indices": [...]}``: these training examples instead of the next
-    mini-batch. A step whose numbers would not be finite is refused: ``diverged:
-    true``, a sentence in ``message``, no per-layer numbers, and the session unchanged.
+    mini-batch (at most ``BACKPROP_MAX_BATCH``). A step whose numbers would not be
+    finite is refused: ``diverged: true``, a sentence in ``message``, no per-layer
+    numbers, and the session unchanged.
     """
+    indices = _indices(body)
     async with session.lock:
-        return trace_response(session, session.step(_indices(body)))
+        layers = session.net.config.layers
+        batch = len(indices) if indices else session.net.config.batch_size
+        if batch * budget.weight_count(layers) < BIG_STEP:
+            trace = session.step(indices)
+        else:
+            trace = await compute(request, session.step, indices)
+        return trace_response(session, trace)
 
 
 @router.post("/{session_id}/forward", response_model=ForwardOut)
@@ -193,7 +218,9 @@ async def update(session: SessionDep) -> TraceResponse:
 
 
 @router.post("/{session_id}/train", response_model=TrainOut)
-async def train(session: SessionDep, body: TrainRequest, settings: Config) -> TrainOut:
+async def train(
+    request: Request, session: SessionDep, body: TrainRequest, settings: Config
+) -> TrainOut:
     """Fast-forward: run up to ``steps`` SGD steps without full traces.
 
     One call does at most ``BACKPROP_MAX_STEPS_PER_CALL`` steps and stops after
@@ -204,8 +231,12 @@ async def train(session: SessionDep, body: TrainRequest, settings: Config) -> Tr
     mean over those steps.
     """
     async with session.lock:
-        rec, stopped = await to_thread.run_sync(session.train, body.steps, settings)
         k = body.record_every
+        points = -(-min(body.steps, settings.max_steps_per_call) // k)
+        depth = session.net.config.depth
+        size = curve_points_bytes(points, depth)
+        budget.check_response(size, f"A history of {points} points (record_every = {k})", settings)
+        rec, stopped = await compute(request, session.train, body.steps)
         n = len(rec.steps)
         starts = np.arange(0, n, k)
         if n and k > 1:
@@ -242,7 +273,8 @@ async def train(session: SessionDep, body: TrainRequest, settings: Config) -> Tr
 @router.get("/{session_id}/history", response_model=HistoryOut)
 async def history(
     session: SessionDep,
-    since: Annotated[int, Query(ge=0, description="Only points after this step.")] = 0,
+    settings: Config,
+    since: Annotated[int, Query(ge=0, le=2**53, description="Only points after this step.")] = 0,
     max_points: Annotated[int, Query(ge=2, le=10000)] = 1000,
 ) -> HistoryOut:
     """Per step: the error and, per layer, ‖G(l)‖_F and mean |δ(l)|.
@@ -250,9 +282,12 @@ async def history(
     The server keeps at most ``BACKPROP_MAX_HISTORY_POINTS`` points per session: when
     full, neighbouring points are merged pairwise, so each point is the exact mean
     over the steps ``first`` … ``step`` it covers. A response with more than
-    ``max_points`` points is averaged down further the same way.
+    ``max_points`` points is averaged down further the same way (and to fewer points
+    if its JSON would pass ``BACKPROP_MAX_RESPONSE_BYTES``).
     """
     async with session.lock:
+        per_point = curve_points_bytes(1, session.net.config.depth)
+        max_points = max(2, min(max_points, settings.max_response_bytes // per_point))
         c = session.history.curve(since, max_points)
         return HistoryOut(
             **Curve.from_curve(c).__dict__,
@@ -278,7 +313,13 @@ async def undo(session: SessionDep) -> SessionOut:
 async def predict(session: SessionDep, body: PredictRequest, settings: Config) -> PredictOut:
     """x(l) of every layer for any inputs, without changing the session."""
     if len(body.inputs) > settings.max_samples:
-        raise Invalid(f"{len(body.inputs)} inputs is above the limit of {settings.max_samples}.")
+        raise Invalid(
+            f"{len(body.inputs)} inputs is above the limit of {settings.max_samples} "
+            "(BACKPROP_MAX_SAMPLES)."
+        )
+    units = sum(session.net.config.layers[1:])
+    size = len(body.inputs) * units * budget.JSON_FLOAT_BYTES
+    budget.check_response(size, f"x(l) of {len(body.inputs)} inputs", settings)
     try:
         xs = session.net.predict(body.inputs)
     except ValueError as e:
@@ -293,9 +334,10 @@ async def predict(session: SessionDep, body: PredictRequest, settings: Config) -
 
 @router.get("/{session_id}/grid", response_model=GridOut)
 async def grid(
+    request: Request,
     session: SessionDep,
     settings: Config,
-    resolution: Annotated[int, Query(ge=2, description="Points per axis.")] = 25,
+    resolution: Annotated[int, Query(ge=2, le=10_000, description="Points per axis.")] = 25,
     digits: Annotated[int, Query(ge=1, le=17, description="Decimals kept per value.")] = 3,
 ) -> GridOut:
     """The output and every hidden unit's x over the input plane (2-D inputs only).
@@ -306,11 +348,14 @@ async def grid(
     if resolution > settings.max_grid_resolution:
         raise Invalid(
             f"The grid resolution {resolution} is above the limit of "
-            f"{settings.max_grid_resolution}."
+            f"{settings.max_grid_resolution} (BACKPROP_MAX_GRID_RESOLUTION)."
         )
+    units = sum(session.net.config.layers[1:])
+    size = resolution**2 * units * (digits + 4)  # "-0.123," per value
+    budget.check_response(size, f"A grid of {resolution}² points for {units} units", settings)
     async with session.lock:
         try:
-            xs, ys, layers = await to_thread.run_sync(session.net.grid, resolution)
+            xs, ys, layers = await compute(request, session.net.grid, resolution)
         except ValueError as e:
             raise Invalid(sentence(e)) from None
     if not all(np.isfinite(a).all() for a in layers):
@@ -329,7 +374,7 @@ async def grid(
 
 @router.post("/{session_id}/gradcheck", response_model=GradcheckOut)
 async def gradcheck(
-    session: SessionDep, settings: Config, body: GradcheckRequest | None = None
+    request: Request, session: SessionDep, settings: Config, body: GradcheckRequest | None = None
 ) -> GradcheckOut:
     """Backprop's gradient against central differences, weight by weight.
 
@@ -342,11 +387,20 @@ async def gradcheck(
     if n_weights > settings.max_gradcheck_weights:
         raise Invalid(
             f"The network has {n_weights} weights; the gradient check runs on at most "
-            f"{settings.max_gradcheck_weights}."
+            f"{settings.max_gradcheck_weights} (BACKPROP_MAX_GRADCHECK_WEIGHTS)."
         )
+    limit = settings.gradcheck_time_limit_seconds
     async with session.lock:
         session.check_indices(body.indices)
-        check = await to_thread.run_sync(gradient_check, session.net, body.indices, body.epsilon)
+        try:
+            check = await compute(
+                request, gradient_check, session.net, body.indices, body.epsilon, limit
+            )
+        except TimeoutError as e:
+            raise Invalid(
+                f"{sentence(e)[:-1]}, the limit (BACKPROP_GRADCHECK_TIME_LIMIT_SECONDS): "
+                "try a smaller network or batch."
+            ) from None
     if not np.isfinite([c.max_abs_diff for c in check.layers]).all():
         raise Invalid("The gradient is not finite at these weights: undo or reset first.")
     return GradcheckOut(
