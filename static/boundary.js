@@ -59,6 +59,12 @@ export class BoundaryChart extends LiveChart {
     this.refresh(true);
   }
 
+  /** Forget the session (it is about to be deleted): no request may name it any more. */
+  detach() {
+    this.session = null;
+    clearTimeout(this.fetchTimer);
+  }
+
   /** Ask for fresh numbers (after a step, a fast-forward chunk, an undo or a reset). */
   refresh(now = false) {
     this.due = true;

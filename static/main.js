@@ -209,7 +209,10 @@ async function startSession(setup) {
   page.weights = created.state.weights;
   page.setup = { ...setupFromConfig(created.config, setup) };
   writeUrl();
-  if (old && old.id !== created.id) api.remove(old.id).catch(() => {});
+  if (old && old.id !== created.id) {
+    for (const view of [boundary, representation]) view.detach(); // no request for the old id
+    api.remove(old.id).catch(() => {});
+  }
   page.dataset = await api.dataset(created.id);
   const c = created.config;
   page.info = {
