@@ -25,7 +25,7 @@ from app import __version__
 from app.errors import install_error_handlers
 from app.follow import FollowHub
 from app.middleware import GZIP_MIN_BYTES, BodyLimitsMiddleware, SecurityHeadersMiddleware
-from app.routes import evaluation, exports, follow, meta, sessions
+from app.routes import evaluation, exports, follow, meta, representation, sessions
 from app.sessions import SessionStore
 from app.settings import Settings, get_settings
 
@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(sessions.router)
     app.include_router(evaluation.router)
+    app.include_router(representation.router)
     app.include_router(follow.share_router)
     app.include_router(follow.follow_router)
     app.include_router(exports.router)

@@ -16,12 +16,14 @@ from app.encode import finite_or_none
 from engine import Config, Network
 from engine.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from engine.datasets import DATASETS, Dataset, custom_dataset, make_dataset
+from engine.features import FEATURE_NAMES
 from engine.losses import check_pair
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Matrix = list[list[float]]
 HiddenName = Literal[HIDDEN_ACTIVATIONS]  # type: ignore[valid-type]
 OutputName = Literal[OUTPUT_ACTIVATIONS]  # type: ignore[valid-type]
+FeatureName = Literal[FEATURE_NAMES]  # type: ignore[valid-type]
 GeneratedName = Literal[tuple(n for n in DATASETS if n != "custom")]  # type: ignore[valid-type]
 SessionId = Annotated[str, Field(description="The session's unguessable id (32 hex digits).")]
 
@@ -88,6 +90,15 @@ class CustomDataset(Strict):
 DatasetConfig = Annotated[GeneratedDataset | CustomDataset, Field(discriminator="name")]
 
 
+class Regularization(Strict):
+    """A penalty Ω added to e over every non-bias weight: the update descends e + Ω."""
+
+    kind: Literal["none", "l2", "l1"] = Field(
+        "none", description="l2: Ω = λ Σ w², update adds 2λW; l1: Ω = λ Σ |w|, adds λ sign(W)."
+    )
+    strength: Finite = Field(0.0, ge=0, le=10, description="λ")
+
+
 class SessionConfig(Strict):
     """Everything that defines a run. ``{}`` gives a small tanh network on XOR (±1)."""
 
@@ -105,11 +116,25 @@ class SessionConfig(Strict):
     batch_size: int = Field(1, ge=1, le=BIG, description="B, examples per SGD step.")
     dataset: DatasetConfig = Field(default_factory=GeneratedDataset)
     seed: Seed = Field(0, description="Seeds initial weights and example order.")
+    features: list[FeatureName] | None = Field(
+        None,
+        min_length=1,
+        max_length=len(FEATURE_NAMES),
+        description="x(0) computed from the raw point (1-D or 2-D data), d(0) = their number; "
+        "null: the raw point itself (x1, x2 for 2-D data).",
+    )
+    regularization: Regularization = Field(default_factory=Regularization)
 
     @model_validator(mode="after")
     def _pairs(self) -> SessionConfig:
         # The engine's own rule, so the message is the same from Python and HTTP.
         check_pair(self.output, self.loss, self.layers[-1])
+        return self
+
+    @model_validator(mode="after")
+    def _engine_rules(self) -> SessionConfig:
+        # Every other rule of the engine's Config (features against d(0), …), in its words.
+        self.engine_config()
         return self
 
     @classmethod
@@ -126,6 +151,10 @@ class SessionConfig(Strict):
             batch_size=config.batch_size,
             dataset=dataset,
             seed=config.seed,
+            features=None if config.features is None else list(config.features),
+            regularization=Regularization.model_construct(
+                kind=config.regularization, strength=config.reg_strength
+            ),
         )
 
     def engine_config(self) -> Config:
@@ -139,12 +168,16 @@ class SessionConfig(Strict):
             self.learning_rate,
             self.batch_size,
             self.seed,
+            features=self.features,
+            regularization=self.regularization.kind,
+            reg_strength=self.regularization.strength,
         )
 
 
 class ConfigPatch(Strict):
     learning_rate: Finite | None = Field(None, gt=0, le=1e6)
     batch_size: int | None = Field(None, ge=1, le=BIG)
+    regularization: Regularization | None = None
 
 
 class ResetRequest(Strict):
@@ -201,6 +234,7 @@ class Progress(BaseModel):
     train_accuracy: float | None
     test_error: float | None
     test_accuracy: float | None
+    penalty: float | None = Field(description="Ω(w) at the current weights; 0 without one.")
     learning_rate: float
     batch_size: int
     pending: Literal["none", "forward", "backward"]
@@ -223,6 +257,7 @@ def progress_dict(net: Network, pending: str, undo_available: int) -> dict[str, 
         "train_accuracy": m["train_accuracy"],
         "test_error": finite_or_none(m["test_error"]),
         "test_accuracy": m["test_accuracy"],
+        "penalty": finite_or_none(m["penalty"]),
         "learning_rate": net.config.learning_rate,
         "batch_size": net.config.batch_size,
         "pending": pending,
@@ -275,6 +310,8 @@ class DatasetOut(BaseModel):
 
 
 PRIME = "θ'(s(l)), B × d(l): the slope backward multiplies by; null for a softmax layer"
+PENALTY = "Ω(w), the regularisation penalty before the update (0 without one)."
+TOTAL_ERROR = "e + Ω: what the update descends."
 
 
 class ForwardLayer(BaseModel):
@@ -284,10 +321,14 @@ class ForwardLayer(BaseModel):
     prime: Matrix | None = Field(description=PRIME)
 
 
+PENALTY_GRAD = "∂Ω/∂W(l), the penalty's gradient (0 in row 0); null without regularisation"
+
+
 class BackwardLayer(BaseModel):
     layer: int
     delta: Matrix
     grad: Matrix
+    penalty_grad: Matrix | None = Field(description=PENALTY_GRAD)
     grad_norm: float
     delta_mean_abs: float
 
@@ -299,7 +340,8 @@ class LayerOut(BaseModel):
     prime: Matrix | None = Field(description=PRIME)
     delta: Matrix = Field(description="δ(l) = ∂e/∂s(l), B × d(l)")
     grad: Matrix = Field(description="G(l) = mean over the batch of x(l-1) δ(l); bias in row 0")
-    update: Matrix = Field(description="ΔW(l) = −η G(l)")
+    penalty_grad: Matrix | None = Field(description=PENALTY_GRAD)
+    update: Matrix = Field(description="ΔW(l) = −η (G(l) + ∂Ω/∂W(l))")
     weights: Matrix = Field(description="W(l) after the update")
     grad_norm: float = Field(description="‖G(l)‖_F")
     delta_mean_abs: float = Field(description="mean of |δ_j(l)| over the batch and units")
@@ -313,6 +355,8 @@ class ForwardOut(BaseModel):
     input: Matrix
     target: list[float]
     error: float | None = Field(description="Mean error over the batch, before the update.")
+    penalty: float = Field(description=PENALTY)
+    total_error: float | None = Field(description=TOTAL_ERROR)
     diverged: bool = Field(description="Not every number was finite: the step is cancelled.")
     message: str
     layers: list[ForwardLayer]
@@ -332,6 +376,8 @@ class StepOut(BaseModel):
     input: Matrix
     target: list[float]
     error: float | None = Field(description="Mean error over the batch, before the update.")
+    penalty: float = Field(description=PENALTY)
+    total_error: float | None = Field(description=TOTAL_ERROR)
     learning_rate: float
     diverged: bool
     message: str
@@ -418,3 +464,29 @@ class PresetOut(BaseModel):
     title: str
     description: str
     config: SessionConfig
+
+
+# ------------------------------------------------------- what the output layer sees
+class RepresentedPoints(BaseModel):
+    x: Matrix = Field(description="x(l) of each point, without the bias unit: N × d(l)")
+    view: Matrix = Field(description="The 2-D view: x(l) itself when d(l) ≤ 2, else PCA.")
+    label: list[float] = Field(description="Class index, or the real target.")
+
+
+class RepresentationOut(BaseModel):
+    layer: int = Field(description="l, 0 … L−1")
+    units: int = Field(description="d(l)")
+    names: list[str] = Field(description="The units of layer l: features, or x_j(l).")
+    method: Literal["coordinates", "pca"]
+    variance_kept: float = Field(description="Share of the variance of x(l) the view keeps.")
+    mean: list[float] | None = Field(description="PCA: the training points' mean m.")
+    components: Matrix | None = Field(
+        description="PCA: v_1, v_2, the top right singular vectors of x(l) − m; view = (x − m) vᵀ."
+    )
+    boundary: list[float] | None = Field(
+        description="l = L−1, d(l) = 2, one output unit: (w_0, w_1, w_2) of W(L), the line "
+        "w_0 + w_1 x_1 + w_2 x_2 = 0 where the output crosses its threshold (s(L) = 0)."
+    )
+    digits: int
+    train: RepresentedPoints
+    test: RepresentedPoints

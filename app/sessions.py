@@ -280,7 +280,9 @@ class Session:
         self.net.set_weights(checked)
         self._changed("weights")
 
-    def patch(self, learning_rate: float | None, batch_size: int | None) -> None:
+    def patch(
+        self, learning_rate: float | None, batch_size: int | None, regularization=None
+    ) -> None:
         if batch_size is not None:  # checked first: a refused patch changes nothing
             layers, points = self.net.config.layers, self.dataset.size
             budget.check_session(layers, batch_size, points, self.settings, self.shared)
@@ -290,6 +292,8 @@ class Session:
             self.net.set_learning_rate(learning_rate)
         if batch_size is not None:
             self.net.set_batch_size(batch_size)
+        if regularization is not None:
+            self.net.set_regularization(regularization.kind, regularization.strength)
         self._changed("patch")
 
     def snapshot(self) -> Snapshot:

@@ -356,10 +356,10 @@ def test_an_expired_session_ends_its_share(monkeypatch):
 def test_a_follower_of_a_run_that_expired_gets_one_status_and_one_sentence():
     """Expired between two looks: the first look (which finds it expired) and the next
     ones answer alike, while the share waits for the teacher's next run."""
-    with TestClient(create_app(Settings(session_ttl_seconds=1))) as client:
+    with TestClient(create_app(Settings(session_ttl_seconds=60))) as client:
         sid = new(client)
         token = share(client, sid)["token"]
-        client.app.state.store._sessions[sid].last_used -= 5  # idle past the expiry
+        client.app.state.store._sessions[sid].last_used -= 120  # idle past the expiry
         answers = [client.get(f"/api/follow/{token}") for _ in range(3)]
         answers += [client.get(f"/api/follow/{token}/dataset")]
         assert {r.status_code for r in answers} == {409}

@@ -175,9 +175,9 @@ async def read_session(session: SessionDep) -> SessionOut:
 
 @router.patch("/{session_id}", response_model=SessionOut)
 async def patch_session(session: SessionDep, patch: ConfigPatch) -> SessionOut:
-    """Change η or the batch size mid-run."""
+    """Change η, the batch size or the regularisation mid-run."""
     async with session.lock:
-        session.patch(patch.learning_rate, patch.batch_size)
+        session.patch(patch.learning_rate, patch.batch_size, patch.regularization)
         return session_out(session)
 
 
