@@ -497,6 +497,24 @@ class DatasetInfoOut(BaseModel):
     labels: str
 
 
+class OutputChoice(BaseModel):
+    output: str = Field(description="θ of the output layer L.")
+    loss: str
+    encoding: Literal["pm1", "01", "index", "real"] = Field(
+        description="The labels this pair trains on (real with a regression dataset)."
+    )
+
+
+class CatalogueOut(BaseModel):
+    """Every choice a session config offers, so that a client need not hard-code them."""
+
+    activations: list[str] = Field(description="Hidden θ.")
+    outputs: list[OutputChoice] = Field(description="The (output θ, loss) pairs that train.")
+    losses: list[str]
+    init_schemes: list[str]
+    datasets: list[DatasetInfoOut]
+
+
 # ------------------------------------------------------------ follow mode, exercises
 # A follow token is a second name for a shared session that can only watch: the
 # routes under /api/follow/{token} read, those under /api/sessions/{id} refuse it (403).

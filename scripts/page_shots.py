@@ -1,5 +1,5 @@
 """Screenshots of the lab page for review: each beat of a step, projector mode, big
-networks, at 1280 × 720 and 1920 × 1080.
+networks, at 1280 × 720, 800 × 1000 (a narrow window) and 1920 × 1080.
 
     python3 scripts/page_shots.py                      # serves this checkout itself
     python3 scripts/page_shots.py --base http://127.0.0.1:8000 --out /tmp/shots
@@ -21,7 +21,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from tests.support import launch_chromium, running_server  # noqa: E402
 
-SIZES = [(1280, 720), (1920, 1080)]
+SIZES = [(1280, 720), (800, 1000), (1920, 1080)]
 DEEP = "-".join(["2"] + ["10"] * 16 + ["1"])
 WIDEST = "-".join(["2"] + ["64"] * 16 + ["1"])
 
@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--base", help="URL of a running Backprop Lab (default: serve one)")
     parser.add_argument("--out", type=Path, default=ROOT / "tests" / "artifacts" / "shots")
     parser.add_argument("--only", nargs="*", choices=sorted(SCENES), help="some scenes only")
+    parser.add_argument("--widths", nargs="*", type=int, help="some window widths only")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     server = contextlib.nullcontext(args.base) if args.base else running_server()
@@ -86,6 +87,8 @@ def main(argv: list[str] | None = None) -> None:
             if args.only and name not in args.only:
                 continue
             for size in SIZES:
+                if args.widths and size[0] not in args.widths:
+                    continue
                 print(f"{name} at {size[0]}×{size[1]}")
                 shoot(browser, base, args.out, name, query, action, size)
         browser.close()

@@ -57,6 +57,7 @@ export const api = {
   health: () => request("GET", "/healthz"),
   presets: () => request("GET", "/api/presets"),
   datasets: () => request("GET", "/api/datasets"),
+  catalogue: () => request("GET", "/api/catalogue"),
 
   create: (config) => request("POST", "/api/sessions", config),
   read: (id) => request("GET", session(id)),

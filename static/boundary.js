@@ -11,6 +11,7 @@ import { LiveChart, PLOT_CONFIG } from "./plotcard.js";
 
 const RESOLUTION = 31;
 const MIN_GAP_MS = 1000;
+const SHARE_GRID = 20; // the hidden units' pictures of a grid take at most 1/20 of the time
 const CURVE_POINTS = 200;
 
 function divergingScale() {
@@ -29,6 +30,7 @@ export class BoundaryChart extends LiveChart {
     this.info = null;
     this.view = null; // {kind: "grid", grid} | {kind: "curve", xs, ys}
     this.inFlight = false;
+    this.gridCost = 0; // ms the hidden units took to draw the last grid
     this.due = false;
     this.lastFetch = 0;
     this.step = null;
@@ -66,7 +68,8 @@ export class BoundaryChart extends LiveChart {
 
   fetchSoon() {
     if (!this.due || this.inFlight || this.held || !this.session) return;
-    const wait = Math.max(0, MIN_GAP_MS - (performance.now() - this.lastFetch));
+    const gap = Math.max(MIN_GAP_MS, this.interval() + SHARE_GRID * this.gridCost);
+    const wait = Math.max(0, gap - (performance.now() - this.lastFetch));
     clearTimeout(this.fetchTimer);
     this.fetchTimer = setTimeout(() => this.fetch(), wait);
   }
@@ -81,7 +84,9 @@ export class BoundaryChart extends LiveChart {
       const view = await this.load(id);
       if (id === this.session) {
         this.view = view;
-        if (view.kind === "grid") this.onGrid(view.grid);
+        const started = performance.now();
+        if (view.kind === "grid") this.onGrid(view.grid); // the hidden units' pictures
+        this.gridCost = performance.now() - started;
         this.schedule(true);
       }
     } catch {

@@ -5,12 +5,9 @@
 // fast-forward, an undo or a reload); drawing is throttled so Play stays fast.
 
 import { layerColor } from "./colors.js";
-import { LiveChart, niceStep } from "./plotcard.js";
+import { decadeTick, LiveChart, niceStep, PLOT_CONFIG, emptyNote } from "./plotcard.js";
 
 const MAX_POINTS = 4000;
-// A redraw costs plotly 20–50 ms: at most every REDRAW_MS, and never more than a
-// tenth of the time, so that Play at 30–60 steps/s keeps its pace.
-const REDRAW_MS = 250;
 
 export class GradientChart extends LiveChart {
   constructor(div) {
@@ -101,29 +98,9 @@ export class GradientChart extends LiveChart {
     );
   }
 
-  /** At most every REDRAW_MS, and never more than a tenth of the time (Play keeps pace). */
-  interval() {
-    return Math.min(1000, Math.max(REDRAW_MS, 10 * this.drawCost));
-  }
-
-  /** Log-axis ticks on whole decades only (a chart for the back row), some apart. */
-  decades() {
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const ys of this.series())
-      for (const y of ys)
-        if (y > 0 && Number.isFinite(y)) {
-          lo = Math.min(lo, y);
-          hi = Math.max(hi, y);
-        }
-    if (!(hi > 0)) return { range: [-3, 1], dtick: 1 };
-    const span = Math.log10(hi) - Math.log10(lo);
-    return { dtick: Math.max(1, Math.ceil(span / 6)), autorange: true };
-  }
-
   draw() {
     if (!window.Plotly || !this.div.isConnected) return;
-    const font = this.present ? 17 : 13;
+    const font = this.font();
     const symbol = this.quantity === "delta" ? "mean |δ(l)|" : "‖∂e/∂W(l)‖";
     const traces = this.series().map((ys, l) => ({
       x: this.steps,
@@ -135,11 +112,8 @@ export class GradientChart extends LiveChart {
       marker: { size: 5 },
       hovertemplate: `layer ${l + 1}, step %{x}: %{y:.3g}<extra></extra>`,
     }));
-    const layout = {
-      margin: { l: this.present ? 84 : 62, r: 12, t: 8, b: this.present ? 54 : 44 },
-      font: { size: font, family: "system-ui, sans-serif", color: "#111" },
-      paper_bgcolor: "rgba(0,0,0,0)",
-      plot_bgcolor: "#ffffff",
+    const dtick = decadeTick(this.series());
+    const layout = this.baseLayout({
       showlegend: this.depth <= 8,
       legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: font - 1 } },
       xaxis: {
@@ -157,15 +131,13 @@ export class GradientChart extends LiveChart {
         title: { text: symbol, standoff: 4 },
         gridcolor: "#e5e5e5",
         exponentformat: "power",
-        ...this.decades(),
+        // whole decades only (a chart for the back row), some apart
+        ...(dtick ? { dtick, autorange: true } : { range: [-3, 1], dtick: 1 }),
       },
-      uirevision: "keep",
       datarevision: (this.revision += 1),
-      annotations: this.steps.length
-        ? []
-        : [{ text: "No steps yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { size: font + 2, color: "#666" } }],
-    };
-    window.Plotly.react(this.div, traces, layout, { displayModeBar: false, responsive: true });
+      annotations: this.steps.length ? [] : [emptyNote("No steps yet", font)],
+    });
+    window.Plotly.react(this.div, traces, layout, PLOT_CONFIG);
     this.drawn = true;
   }
 }

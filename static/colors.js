@@ -44,9 +44,19 @@ function lerpStops(stops, t) {
 
 const rgb = (c) => `rgb(${Math.round(c[0])},${Math.round(c[1])},${Math.round(c[2])})`;
 
+// The diverging scale in 1024 steps: a canvas colours tens of thousands of cells a step.
+const STEPS = 1024;
+const TABLE = Array.from({ length: STEPS + 1 }, (_, n) => lerpStops(DIVERGING, (2 * n) / STEPS - 1).map(Math.round));
+
+/** [r, g, b] of t in [−1, 1] on the diverging scale (clamped; 1/512 apart). */
+export function divergingRgb(t) {
+  const u = Math.max(-1, Math.min(1, t)) || 0;
+  return TABLE[Math.round(((u + 1) * STEPS) / 2)];
+}
+
 /** Colour of t in [−1, 1] on the diverging scale (clamped). */
 export function diverging(t) {
-  return rgb(lerpStops(DIVERGING, Math.max(-1, Math.min(1, t))));
+  return rgb(divergingRgb(t));
 }
 
 /** Text colour that reads on top of diverging(t). */

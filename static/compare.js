@@ -2,15 +2,14 @@
 // hence the same example at every step — that differ in one setting, stepped together.
 // Three charts put them side by side: ‖G(l)‖ per layer over the steps, this step's
 // ‖G(l)‖ per layer as grouped bars, and the error. The numbers are the API's; the page
-// only places them (it reuses the API client, the number format and the layer colours).
+// only places them (it reuses the API client, the number format, the layer colours and
+// the charts' layout and ticks).
 
 import { api, ApiError } from "./api.js";
-import { layerColor } from "./colors.js";
+import { $ } from "./dom.js";
 import { num } from "./format.js";
+import { CompareCharts } from "./comparecharts.js";
 
-const $ = (selector) => document.querySelector(selector);
-
-const RUN_COLOR = { a: "#0072B2", b: "#D55E00" }; // Okabe & Ito: blue and vermilion
 const CHUNK = 250; // steps per /train call while fast-forwarding
 const RECORD_EVERY = 5; // a fast-forward point is the mean of this many steps
 const PLAY_MS = 200; // Play: at most five steps of both runs per second
@@ -60,6 +59,28 @@ const page = {
   generation: 0, // bumps on every new pair: answers for an old pair are dropped
 };
 window.backpropCompare = page; // for the browser tests and the curious
+
+// A card per run: its name, its config and its numbers (renderRuns fills them in).
+$(".cmp-runs").insertAdjacentHTML(
+  "beforeend",
+  ["a", "b"]
+    .map(
+      (key) => `<article class="cmp-run" id="run-${key}" data-run="${key}">
+        <h2><span class="cmp-swatch ${key}" aria-hidden="true"></span>${key.toUpperCase()} · <span class="run-name">…</span></h2>
+        <p class="run-config">…</p>
+        <dl>
+          <div><dt>step</dt><dd class="run-step">0</dd></div>
+          <div><dt>example used</dt><dd class="run-example">–</dd></div>
+          <div><dt>error on it</dt><dd class="run-error">–</dd></div>
+          <div><dt>training error</dt><dd class="run-train">–</dd></div>
+        </dl>
+      </article>`,
+    )
+    .join(""),
+);
+const charts = new CompareCharts(page);
+const drawAll = () => charts.drawAll();
+const paintRamp = () => charts.paintRamp();
 
 // ------------------------------------------------------------------ setup
 function pairFromUrl() {
@@ -169,14 +190,12 @@ function record(run, steps, gradNorms, errors) {
     }
   }
   if (run.steps.length > MAX_POINTS) {
-    const keep = (a) => a.filter((_, n) => n % 2 === 1 || n === a.length - 1);
-    run.steps = keep(run.steps);
-    run.norms = run.norms.map(keep);
+    run.norms = run.norms.map(capped);
+    run.steps = capped(run.steps);
   }
   if (run.errSteps.length > MAX_POINTS) {
-    const keep = (a) => a.filter((_, n) => n % 2 === 1 || n === a.length - 1);
-    run.errSteps = keep(run.errSteps);
-    run.err = keep(run.err);
+    run.err = capped(run.err);
+    run.errSteps = capped(run.errSteps);
   }
 }
 
@@ -358,158 +377,6 @@ function hideMessage() {
 
 function showError(error) {
   showMessage(error instanceof ApiError ? error.message : `Something went wrong: ${error.message}`);
-}
-
-// ------------------------------------------------------------------ charts
-function fontSize() {
-  return window.innerWidth >= 1700 ? 18 : 15;
-}
-
-/** 1, 2 or 5 × 10ⁿ, at least 1 and at least `raw`: whole steps on the x axis. */
-function niceStep(raw) {
-  const power = 10 ** Math.floor(Math.log10(Math.max(raw, 1)));
-  for (const m of [1, 2, 5, 10]) if (m * power >= raw) return m * power;
-  return 10 * power;
-}
-
-function lastStep() {
-  return Math.max(1, ...page.runs.map((r) => r.step));
-}
-
-function baseLayout(yTitle, yType) {
-  const font = fontSize();
-  return {
-    margin: { l: 70, r: 12, t: 8, b: 50 },
-    font: { size: font, family: "system-ui, sans-serif", color: "#111" },
-    paper_bgcolor: "rgba(0,0,0,0)",
-    plot_bgcolor: "#ffffff",
-    showlegend: false,
-    xaxis: { title: { text: "step", standoff: 6 }, zeroline: false, gridcolor: "#e3e3e3", rangemode: "tozero", automargin: true, tickmode: "linear", tick0: 0, dtick: niceStep(lastStep() / 6) },
-    yaxis: {
-      automargin: true,
-      type: yType,
-      title: { text: yTitle, standoff: 6 },
-      gridcolor: "#e3e3e3",
-      exponentformat: "power",
-      ...(yType === "log" ? { dtick: 1 } : { rangemode: "tozero" }),
-    },
-    uirevision: page.pair,
-    // the series grow in place: plotly redraws data only when this changes
-    datarevision: (page.revision = (page.revision ?? 0) + 1),
-  };
-}
-
-const CONFIG = { displayModeBar: false, responsive: true };
-
-/** Whole decades on a log axis, at most about seven labels (readable from the back row). */
-function decades(layout, series) {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const ys of series)
-    for (const y of ys)
-      if (y > 0 && Number.isFinite(y)) {
-        lo = Math.min(lo, y);
-        hi = Math.max(hi, y);
-      }
-  if (hi > 0) layout.yaxis.dtick = Math.max(1, Math.ceil((Math.log10(hi) - Math.log10(lo)) / 7));
-}
-
-function emptyNote(layout, text) {
-  layout.annotations = [{ text, showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { size: fontSize() + 2, color: "#555" } }];
-}
-
-function drawLines() {
-  const traces = [];
-  for (const run of page.runs) {
-    const depth = run.norms.length;
-    run.norms.forEach((ys, l) => {
-      traces.push({
-        x: run.steps,
-        y: ys.map((v) => (v > 0 ? v : null)), // a log scale has no 0: leave a gap
-        name: `${run.key.toUpperCase()} layer ${l + 1}`,
-        type: "scatter",
-        mode: run.steps.length > 40 ? "lines" : "lines+markers",
-        line: { color: layerColor(l + 1, depth), width: 3, dash: run.key === "a" ? "solid" : "dash" },
-        marker: { size: 6, symbol: run.key === "a" ? "circle" : "circle-open" },
-        hovertemplate: `${run.key.toUpperCase()} · ${run.name} · layer ${l + 1}, step %{x}: %{y:.3g}<extra></extra>`,
-      });
-    });
-  }
-  const layout = baseLayout("‖∂e/∂W(l)‖", "log");
-  decades(layout, traces.map((t) => t.y));
-  if (!page.runs.some((r) => r.steps.length)) emptyNote(layout, "Press Step (Space)");
-  window.Plotly.react($("#chart-lines"), traces, layout, CONFIG);
-}
-
-function drawBars() {
-  const traces = page.runs.map((run) => ({
-    type: "bar",
-    name: `${run.key.toUpperCase()} · ${run.name}`,
-    x: run.norms.map((_, l) => l + 1),
-    y: run.last ? run.last.layers.map((l) => l.grad_norm) : run.norms.map(() => null),
-    marker: { color: RUN_COLOR[run.key] },
-    hovertemplate: `${run.key.toUpperCase()} · ${run.name} · layer %{x}: %{y:.3g}<extra></extra>`,
-  }));
-  const layout = baseLayout("‖∂e/∂W(l)‖ this step", "log");
-  decades(layout, traces.map((t) => t.y));
-  layout.barmode = "group";
-  layout.bargap = 0.25;
-  layout.xaxis = { ...layout.xaxis, title: { text: "layer l", standoff: 6 }, tickmode: "linear", dtick: 1, rangemode: "normal" };
-  // log scale has no 0: a gradient that is exactly 0 (a dead ReLU path) is written in
-  layout.annotations = [];
-  page.runs.forEach((run, k) =>
-    traces[k].y.forEach((v, l) => {
-      if (v === 0)
-        layout.annotations.push({ x: l + 1, xshift: k ? 12 : -12, y: 0, yref: "paper", yanchor: "bottom", text: "<b>0</b>", showarrow: false, font: { size: fontSize() + 2, color: RUN_COLOR[run.key] } });
-    }),
-  );
-  if (!page.runs.some((r) => r.last)) emptyNote(layout, page.runs.some((r) => r.steps.length) ? "Step once to see this step's bars" : "Press Step (Space)");
-  window.Plotly.react($("#chart-bars"), traces, layout, CONFIG);
-}
-
-function drawError() {
-  const traces = [];
-  for (const run of page.runs) {
-    const color = RUN_COLOR[run.key];
-    const label = `${run.key.toUpperCase()} · ${run.name}`;
-    traces.push({
-      x: run.errSteps,
-      y: run.err,
-      name: `${label}: e on the example`,
-      type: "scatter",
-      mode: "markers",
-      marker: { color, size: 6, opacity: 0.45, symbol: run.key === "a" ? "circle" : "diamond" },
-      hovertemplate: `${label} · step %{x}: e = %{y:.3g}<extra></extra>`,
-    });
-    traces.push({
-      x: run.trainSteps,
-      y: run.train,
-      name: `${label}: training error`,
-      type: "scatter",
-      mode: run.trainSteps.length > 40 ? "lines" : "lines+markers",
-      line: { color, width: 4, dash: run.key === "a" ? "solid" : "dash" },
-      marker: { size: 7 },
-      hovertemplate: `${label} · step %{x}: training error %{y:.3g}<extra></extra>`,
-    });
-  }
-  const layout = baseLayout("error", "linear");
-  window.Plotly.react($("#chart-error"), traces, layout, CONFIG);
-}
-
-function drawAll() {
-  if (!window.Plotly) return;
-  drawLines();
-  drawBars();
-  drawError();
-}
-
-function paintRamp() {
-  const depth = Math.max(page.depth, 2);
-  const stops = Array.from({ length: depth }, (_, l) => layerColor(l + 1, depth));
-  const ramp = $("#layer-ramp");
-  ramp.style.background = `linear-gradient(to right, ${stops.join(", ")})`;
-  ramp.title = `layer 1 (dark) … layer ${depth} (light)`;
-  $("#layer-last").textContent = String(depth);
 }
 
 // ------------------------------------------------------------------ wiring

@@ -3,17 +3,30 @@
 // Each control reports what the user asked for through `actions`; reflect() shows the
 // page's state back (which buttons can be pressed now, Play vs Pause, the counter).
 
+import { showProgress } from "./chrome.js";
+import { $, setText } from "./dom.js";
 import { ExerciseChooser } from "./exercise.js";
-import { num, percent } from "./format.js";
+import { SPEEDS } from "./player.js";
+import { getPath } from "./setup.js";
 
-export const SPEEDS = [0, 0.25, 0.5, 1, 2, 4]; // animation speed; 0 = off
 const MAX_HIDDEN_LAYERS = 16;
 const MAX_UNITS = 64;
 
-export const $ = (selector) => document.querySelector(selector);
+// Words for the API's names in the menus (a name not listed is shown as it is).
+const WORDS = {
+  relu: "ReLU",
+  leaky_relu: "leaky ReLU",
+  xavier: "Xavier",
+  he: "He",
+  squared: "squared error",
+  cross_entropy: "cross-entropy",
+};
+const words = (name) => WORDS[name] ?? name.replace("_", " ");
 
-// Every element the controls touch, found once.
-const dom = {
+// Every element the controls touch, found once (when the controls are made: the
+// network panel is written by networkpanel.js first).
+let dom = null;
+const findElements = () => ({
   step: $("#btn-step"),
   forward: $("#btn-forward"),
   backward: $("#btn-backward"),
@@ -30,32 +43,24 @@ const dom = {
   speed: $("#speed"),
   speedOut: $("#speed-out"),
   present: $("#btn-present"),
-  counter: $("#step-counter"),
-  exampleError: $("#metric-example-error"),
-  exampleErrorLabel: $("#metric-example-error-label"),
-  trainError: $("#metric-train-error"),
-  accuracy: $("#metric-accuracy"),
   preset: $("#preset"),
   presetDescription: $("#preset-description"),
   form: $("#setup-form"),
   arch: $("#arch"),
   examplePrev: $("#example-prev"),
   exampleNext: $("#example-next"),
-  exampleLabel: $("#example-label"),
-  batchPicker: $("#batch-picker"),
   exercise: $("#exercise-controls"),
-};
+});
 
 const PLAY_TITLE = "Step continuously (P)";
 const FF_TITLE = "Run that many steps without drawing each one";
 const OFF_IN_EXERCISE = "Off in exercise mode: press Space for the next step and its question";
 
-const FIELDS = ["data", "n", "noise", "dseed", "classes", "activation", "init", "scale", "seed", "eta", "batch"];
-const NUMERIC = new Set(["n", "noise", "dseed", "classes", "scale", "seed", "eta", "batch"]);
-
 export class Controls {
   constructor(actions) {
+    dom = findElements();
     this.actions = actions;
+    this.catalogue = null;
     this.hidden = [4];
     const click = (button, action) => button.addEventListener("click", () => action());
     click(dom.step, actions.step);
@@ -138,39 +143,61 @@ export class Controls {
   }
 
   // --------------------------------------------------------------- the setup
-  /** Show a setup in the form, the sliders and the architecture editor. */
-  fillSetup(setup, dataDim) {
-    for (const name of FIELDS) {
-      const field = dom.form.elements[name];
+  /** The menus' choices, from GET /api/catalogue (then the setup is shown again). */
+  setCatalogue(catalogue) {
+    this.catalogue = catalogue;
+    const fill = (select, choices) => {
+      select.replaceChildren(...choices.map(([value, text]) => new Option(text, value)));
+    };
+    const generated = catalogue.datasets.filter((d) => d.parameters.includes("n"));
+    fill(dom.form.elements["dataset.name"], generated.map((d) => [d.name, d.regression ? `${d.name} (regression)` : d.name]));
+    fill(dom.form.elements.activation, catalogue.activations.map((a) => [a, words(a)]));
+    fill(dom.form.elements.output, catalogue.outputs.map((o) => [`${o.output}/${o.loss}`, `${words(o.output)}, ${words(o.loss)}`]));
+    fill(dom.form.elements["init.scheme"], catalogue.init_schemes.map((i) => [i, words(i)]));
+  }
+
+  /** Show a setup ({config, view}) in the form, the sliders and the architecture editor. */
+  fillSetup({ config, view }, dataDim) {
+    for (const field of dom.form.elements) {
       // never overwrite what the user is typing (a session may land mid-edit)
-      if (!field || field === document.activeElement) continue;
-      field.value = setup[name] === null || setup[name] === undefined ? "" : String(setup[name]);
+      if (!field.name || field.name === "output" || field === document.activeElement) continue;
+      const value = getPath(config, field.name);
+      if (value !== undefined) field.value = value === null ? "" : String(value);
     }
-    dom.form.elements.output.value = `${setup.output}/${setup.loss}`;
-    dom.form.elements.classes.disabled = !["spiral", "blobs"].includes(setup.data);
-    dom.rate.value = String(setup.rate);
-    dom.rateOut.textContent = `${setup.rate}/s`;
-    const speedIndex = SPEEDS.indexOf(setup.speed);
+    dom.form.elements.output.value = `${config.output}/${config.loss}`;
+    dom.form.elements["dataset.classes"].disabled = !this.hasClasses(config.dataset.name);
+    dom.rate.value = String(view.rate);
+    dom.rateOut.textContent = `${view.rate}/s`;
+    const speedIndex = SPEEDS.indexOf(view.speed);
     dom.speed.value = String(speedIndex >= 0 ? speedIndex : 3);
-    dom.speedOut.textContent = setup.speed === 0 ? "off" : `${setup.speed}×`;
-    dom.present.setAttribute("aria-pressed", String(Boolean(setup.present)));
-    this.hidden = setup.layers.slice(1, -1);
-    this.inputSize = dataDim ?? setup.layers[0];
-    this.outputSize = setup.layers.at(-1);
+    dom.speedOut.textContent = view.speed === 0 ? "off" : `${view.speed}×`;
+    dom.present.setAttribute("aria-pressed", String(Boolean(view.present)));
+    this.hidden = config.layers.slice(1, -1);
+    this.inputSize = dataDim ?? config.layers[0];
+    this.outputSize = config.layers.at(-1);
     this.renderArch();
   }
 
+  /** The dataset's entry in the catalogue (undefined before the catalogue came). */
+  dataset(name) {
+    return this.catalogue?.datasets.find((d) => d.name === name);
+  }
+
+  /** Does the dataset take a number of classes K? */
+  hasClasses(name) {
+    return Boolean(this.dataset(name)?.parameters.includes("classes"));
+  }
+
   formChanged(field) {
-    if (!field.name) return;
+    if (!field.name || field.closest("#arch")) return;
     if (field.name === "output") {
       const [output, loss] = field.value.split("/");
       this.actions.changeSetup({ output, loss });
       return;
     }
-    if (field.closest("#arch")) return;
     let value = field.value;
-    if (NUMERIC.has(field.name)) {
-      if (value === "") value = field.name === "classes" ? null : NaN;
+    if (field.type === "number") {
+      if (value === "") value = field.name === "dataset.classes" ? null : NaN;
       else value = Number(value);
       if (Number.isNaN(value)) return;
     }
@@ -262,23 +289,12 @@ export class Controls {
     for (const select of this.exercise.elements) select.disabled = page.fastForwarding;
     document.body.dataset.exercise = exercising ? page.exercise.kind : "off";
     dom.play.setAttribute("aria-pressed", String(page.playing));
-    dom.play.firstChild.textContent = page.playing ? "Pause " : "Play ";
+    setText(dom.play.firstChild, page.playing ? "Pause " : "Play ");
     dom.stop.hidden = !page.fastForwarding;
     document.body.classList.toggle("fast-forwarding", page.fastForwarding);
     dom.progress.hidden = !page.fastForwarding;
-    if (state) {
-      dom.counter.textContent = String(state.step);
-      dom.counter.dataset.step = String(state.step);
-      dom.trainError.textContent = num(state.train_error);
-      dom.accuracy.textContent = state.train_accuracy === null ? "–" : percent(state.train_accuracy);
-    }
-    const frame = page.frame;
-    dom.exampleError.textContent = frame && frame.error !== undefined ? num(frame.error) : "–";
-    const batch = frame?.input?.length ?? 1;
-    dom.exampleErrorLabel.textContent = batch > 1 ? "mean error on this batch" : "error on this example";
-    dom.batchPicker.hidden = batch <= 1;
-    if (batch > 1) dom.exampleLabel.textContent = `example ${frame.example + 1} of ${batch}`;
-    dom.present.setAttribute("aria-pressed", String(Boolean(page.setup.present)));
+    showProgress(state, page.frame);
+    dom.present.setAttribute("aria-pressed", String(Boolean(page.view.present)));
   }
 
   progress(done, total) {

@@ -1,4 +1,7 @@
-// A tiny element builder for the panels that build their own DOM (share, exercise).
+// DOM helpers shared by every page: `$` (the one query helper) and a tiny element
+// builder for the panels that build their own DOM (share, exercise, the network panel).
+
+export const $ = (selector) => document.querySelector(selector);
 
 /** node("p", {class, text, …attributes}, ...children) → a new element. */
 export function node(tag, attrs = {}, ...children) {
@@ -10,4 +13,9 @@ export function node(tag, attrs = {}, ...children) {
   }
   el.append(...children.filter((c) => c !== null && c !== undefined));
   return el;
+}
+
+/** Set an element's text only when it changes (a rewrite costs a layout even if equal). */
+export function setText(el, text) {
+  if (el && el.textContent !== text) el.textContent = text;
 }

@@ -1,7 +1,7 @@
 // The formula panel: the lecture's formulas for the clicked unit or weight, written out
 // term by term with this step's numbers, in MathML (rendered natively by the browser).
-// Every result (s, x, δ, ∂e/∂w, Δw, w) is the API's number; the only thing derived here
-// is θ'(s), written as the textbook display formula from x (1 − x² for tanh).
+// Every result (s, x, δ, θ'(s), ∂e/∂w, Δw, w) is the API's number; θ'(s) comes with
+// each layer of a trace (`prime`), written beside the textbook formula from x.
 // The terms use the weights the step started from: W before = W after − ΔW.
 
 import { indices, num } from "./format.js";

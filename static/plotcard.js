@@ -1,8 +1,14 @@
-// Shared by the small plotly charts beside the network: a throttled, holdable redraw
-// (a plotly redraw is a 20–60 ms task: never mid-beat, at most a few times a second)
-// and the layout every card starts from.
+// Shared by every plotly chart (the cards beside the network and /compare's): the
+// layout a chart starts from, whole-step and whole-decade ticks, the empty-chart note,
+// and for the live cards a throttled, holdable redraw (a plotly redraw is a 20–60 ms
+// task: never mid-beat, at most a few times a second).
 
 const REDRAW_MS = 300;
+// A redraw (its script, then the browser's layout and paint, about as long again) may
+// take at most 1/SHARE of the time: the four cards beside the network together leave
+// Play at 60 steps/s most of the main thread.
+const SHARE = 20;
+const MAX_WAIT_MS = 3000;
 
 export class LiveChart {
   constructor(div) {
@@ -35,22 +41,24 @@ export class LiveChart {
     }
     if (this.timer !== null) return;
     const wait = now ? 0 : Math.max(0, this.interval() - (performance.now() - this.lastDraw));
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      if (this.held) {
-        this.pending = true;
-        return;
-      }
-      const started = performance.now();
-      if (window.Plotly && this.div.isConnected) this.draw();
-      this.lastDraw = performance.now();
-      this.drawCost = this.lastDraw - started;
-    }, wait);
+    this.timer = setTimeout(() => afterPaint(() => this.redraw()), wait);
   }
 
-  /** Milliseconds between redraws at most; a chart may adapt it to its draw cost. */
+  redraw() {
+    this.timer = null;
+    if (this.held) {
+      this.pending = true;
+      return;
+    }
+    const started = performance.now();
+    if (window.Plotly && this.div.isConnected) this.draw();
+    this.lastDraw = performance.now();
+    this.drawCost = this.lastDraw - started;
+  }
+
+  /** Milliseconds between redraws: REDRAW_MS, longer for a chart that is slow to draw. */
   interval() {
-    return REDRAW_MS;
+    return Math.min(MAX_WAIT_MS, Math.max(REDRAW_MS, SHARE * this.drawCost));
   }
 
   /** Overridden: draw the chart from the card's data (Plotly.react or extendTraces). */
@@ -61,16 +69,39 @@ export class LiveChart {
   }
 
   baseLayout(extra = {}) {
-    const font = this.font();
-    return {
-      margin: { l: this.present ? 84 : 62, r: 12, t: 8, b: this.present ? 54 : 44 },
-      font: { size: font, family: "system-ui, sans-serif", color: "#111" },
-      paper_bgcolor: "rgba(0,0,0,0)",
-      plot_bgcolor: "#ffffff",
-      uirevision: "keep",
-      ...extra,
-    };
+    return plotLayout(this.font(), this.present ? { l: 84, b: 54 } : { l: 62, b: 44 }, extra);
   }
+}
+
+/** Run `task` once the next frame has been painted: a chart never delays the frame that
+ * shows a step's numbers. */
+export function afterPaint(task) {
+  requestAnimationFrame(() => setTimeout(task, 0));
+}
+
+/** The layout every chart starts from: `font` px type, margins {l, b}, then `extra`. */
+export function plotLayout(font, { l, b }, extra = {}) {
+  return {
+    margin: { l, r: 12, t: 8, b },
+    font: { size: font, family: "system-ui, sans-serif", color: "#111" },
+    paper_bgcolor: "rgba(0,0,0,0)",
+    plot_bgcolor: "#ffffff",
+    uirevision: "keep",
+    ...extra,
+  };
+}
+
+/** A log axis's tick spacing in decades: whole decades, at most about `most` labels. */
+export function decadeTick(series, most = 6) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const ys of series)
+    for (const y of ys)
+      if (y > 0 && Number.isFinite(y)) {
+        lo = Math.min(lo, y);
+        hi = Math.max(hi, y);
+      }
+  return hi > 0 ? Math.max(1, Math.ceil((Math.log10(hi) - Math.log10(lo)) / most)) : null;
 }
 
 /** 1, 2 or 5 × 10ⁿ, at least 1 and at least `raw`: whole steps on a step axis. */

@@ -1,140 +1,110 @@
-// The setup: the one object every control writes to, mirrored in the query string so
-// that a link reproduces the run (same config and seeds ⇒ the same numbers, step by step).
+// The setup: the API's session config (POST /api/sessions, field for field) and the
+// page's view settings, mirrored in the query string so that a link reproduces the
+// run (same config and seeds ⇒ the same numbers, step by step). The query uses the
+// config's own field names, nested ones with a dot: ?learning_rate=0.1&dataset.seed=3.
 
-export const DEFAULT_SETUP = Object.freeze({
-  // the network and its training (the API's config)
+export const DEFAULT_CONFIG = Object.freeze({
   layers: [2, 4, 1],
   activation: "tanh",
   output: "tanh",
   loss: "squared",
-  init: "xavier",
-  scale: 1.0,
-  eta: 0.1,
-  batch: 1,
+  init: { scheme: "xavier", scale: 1.0 },
+  learning_rate: 0.1,
+  batch_size: 1,
   seed: 0,
-  // the data
-  data: "xor",
-  n: 200,
-  noise: 0.1,
-  dseed: 0,
-  test: 0.2,
-  classes: null,
-  // the view (not sent to the API)
+  dataset: { name: "xor", n: 200, noise: 0.1, seed: 0, test_ratio: 0.2, classes: null },
+});
+
+export const DEFAULT_VIEW = Object.freeze({
   speed: 1, // animation speed; 0 = off
   rate: 5, // steps per second in Play
   present: false, // projector mode
   exercise: "", // exercise mode, as exercise.js's modeText(): "" (off), "delta-output", …
 });
 
-// query key → [setup field, parse]
-const number = (text) => (text === "" || text === null ? NaN : Number(text));
-const FIELDS = {
-  layers: (t) => t.split(/[-,x ]+/).filter(Boolean).map(Number),
-  act: ["activation", String],
-  out: ["output", String],
-  loss: ["loss", String],
-  init: ["init", String],
-  scale: ["scale", number],
-  eta: ["eta", number],
-  batch: ["batch", number],
-  seed: ["seed", number],
-  data: ["data", String],
-  n: ["n", number],
-  noise: ["noise", number],
-  dseed: ["dseed", number],
-  test: ["test", number],
-  classes: ["classes", number],
-  speed: ["speed", number],
-  rate: ["rate", number],
-  present: ["present", (t) => t === "1" || t === "true"],
-  ex: ["exercise", String],
+// The config's leaves, as query keys ("init.scheme"), in the order a link lists them.
+const PATHS = [
+  "layers", "activation", "output", "loss", "init.scheme", "init.scale", "learning_rate", "batch_size", "seed",
+  "dataset.name", "dataset.n", "dataset.noise", "dataset.seed", "dataset.test_ratio", "dataset.classes",
+];
+const VIEW_KEYS = { speed: "speed", rate: "rate", present: "present", exercise: "ex" };
+// Links written before the query used the API's names still open the same run.
+const OLD_KEYS = {
+  act: "activation", out: "output", init: "init.scheme", scale: "init.scale", eta: "learning_rate",
+  batch: "batch_size", data: "dataset.name", n: "dataset.n", noise: "dataset.noise", dseed: "dataset.seed",
+  test: "dataset.test_ratio", classes: "dataset.classes",
 };
 
-/** The setup a query string describes; missing or unreadable values take the default. */
-export function readSetup(search) {
-  const params = new URLSearchParams(search);
-  const setup = { ...DEFAULT_SETUP, layers: [...DEFAULT_SETUP.layers] };
-  for (const [key, spec] of Object.entries(FIELDS)) {
-    if (!params.has(key)) continue;
-    const text = params.get(key);
-    if (key === "layers") {
-      const sizes = spec(text);
-      if (sizes.length >= 2 && sizes.every((d) => Number.isInteger(d) && d >= 1)) setup.layers = sizes;
-      continue;
-    }
-    const [field, parse] = spec;
-    const value = parse(text);
-    if (typeof value === "number" && !Number.isFinite(value)) continue;
-    setup[field] = value;
-  }
-  return setup;
+export const getPath = (object, path) => path.split(".").reduce((o, k) => o?.[k], object);
+
+/** A copy of `config` with the leaf at `path` ("dataset.seed") set to `value`. */
+export function setPath(config, path, value) {
+  const copy = structuredClone(config);
+  const keys = path.split(".");
+  const last = keys.pop();
+  keys.reduce((o, k) => (o[k] ??= {}), copy)[last] = value;
+  return copy;
 }
 
-/** The query string of a setup (every field, so the link does not depend on defaults). */
-export function writeSetup(setup) {
+/** A query value as the type of the default it replaces (numbers: null when unreadable). */
+function parse(text, example) {
+  if (Array.isArray(example)) {
+    const sizes = text.split(/[-,x ]+/).filter(Boolean).map(Number);
+    return sizes.length >= 2 && sizes.every((d) => Number.isInteger(d) && d >= 1) ? sizes : null;
+  }
+  if (typeof example === "string") return text;
+  if (typeof example === "boolean") return text === "1" || text === "true";
+  const value = text === "" ? NaN : Number(text);
+  return Number.isFinite(value) ? value : null;
+}
+
+/** {config, view} of a query string; missing or unreadable values take the default. */
+export function readSetup(search) {
+  const params = new URLSearchParams(search);
+  let config = structuredClone(DEFAULT_CONFIG);
+  for (const [key, text] of params) {
+    const path = PATHS.includes(key) ? key : OLD_KEYS[key];
+    if (!path || (path !== key && params.has(path))) continue; // the new name wins
+    const value = parse(text, getPath(DEFAULT_CONFIG, path) ?? 0);
+    if (value !== null) config = setPath(config, path, value);
+  }
+  const view = { ...DEFAULT_VIEW };
+  for (const [field, key] of Object.entries(VIEW_KEYS)) {
+    if (!params.has(key)) continue;
+    const value = parse(params.get(key), DEFAULT_VIEW[field]);
+    if (value !== null) view[field] = value;
+  }
+  return { config, view };
+}
+
+/** The query string of a setup (every config field, so a link does not depend on defaults). */
+export function writeSetup({ config, view }) {
   const params = new URLSearchParams();
-  params.set("layers", setup.layers.join("-"));
-  for (const [key, spec] of Object.entries(FIELDS)) {
-    if (key === "layers") continue;
-    const field = spec[0];
-    const value = setup[field];
-    if (value === null || value === undefined || value === "") continue;
-    if (field === "present") {
-      if (value) params.set(key, "1");
-      continue;
-    }
-    params.set(key, String(value));
+  for (const path of PATHS) {
+    const value = getPath(config, path);
+    if (value === null || value === undefined) continue;
+    params.set(path, Array.isArray(value) ? value.join("-") : String(value));
+  }
+  for (const [field, key] of Object.entries(VIEW_KEYS)) {
+    const value = view[field];
+    if (value === false || value === "" || value === null || value === undefined) continue;
+    params.set(key, value === true ? "1" : String(value));
   }
   return `?${params.toString()}`;
 }
 
-/** The POST /api/sessions body for a setup. */
-export function configOf(setup) {
+/** A config as the page keeps it: the API's, with every field present. */
+export function completeConfig(config) {
   return {
-    layers: setup.layers,
-    activation: setup.activation,
-    output: setup.output,
-    loss: setup.loss,
-    init: { scheme: setup.init, scale: setup.scale },
-    learning_rate: setup.eta,
-    batch_size: setup.batch,
-    seed: setup.seed,
-    dataset: {
-      name: setup.data,
-      n: setup.n,
-      noise: setup.noise,
-      seed: setup.dseed,
-      test_ratio: setup.test,
-      classes: setup.classes,
-    },
+    ...structuredClone(DEFAULT_CONFIG),
+    ...structuredClone(config),
+    init: { ...DEFAULT_CONFIG.init, ...config.init },
+    dataset: { ...DEFAULT_CONFIG.dataset, ...config.dataset },
   };
 }
 
-/** The setup fields of an API config (a preset's or a session's), view fields kept. */
-export function setupFromConfig(config, view = DEFAULT_SETUP) {
-  const d = config.dataset || {};
-  return {
-    ...view,
-    layers: [...(config.layers ?? DEFAULT_SETUP.layers)],
-    activation: config.activation ?? DEFAULT_SETUP.activation,
-    output: config.output ?? DEFAULT_SETUP.output,
-    loss: config.loss ?? DEFAULT_SETUP.loss,
-    init: config.init?.scheme ?? DEFAULT_SETUP.init,
-    scale: config.init?.scale ?? DEFAULT_SETUP.scale,
-    eta: config.learning_rate ?? DEFAULT_SETUP.eta,
-    batch: config.batch_size ?? DEFAULT_SETUP.batch,
-    seed: config.seed ?? DEFAULT_SETUP.seed,
-    data: d.name ?? DEFAULT_SETUP.data,
-    n: d.n ?? DEFAULT_SETUP.n,
-    noise: d.noise ?? DEFAULT_SETUP.noise,
-    dseed: d.seed ?? DEFAULT_SETUP.dseed,
-    test: d.test_ratio ?? DEFAULT_SETUP.test,
-    classes: d.classes ?? null,
-  };
-}
-
-/** Fields whose change needs a new session (η and the batch size are PATCHed instead). */
-export function needsNewSession(before, after) {
-  const keys = ["activation", "output", "loss", "init", "scale", "seed", "data", "n", "noise", "dseed", "test", "classes"];
-  return before.layers.join("-") !== after.layers.join("-") || keys.some((k) => before[k] !== after[k]);
+/** Does going from config `a` to `b` need a new session? (η and B are PATCHed instead.) */
+export function needsNewSession(a, b) {
+  const fixed = ({ learning_rate, batch_size, ...rest }) => JSON.stringify(rest);
+  return fixed(completeConfig(a)) !== fixed(completeConfig(b));
 }

@@ -1,8 +1,9 @@
-// What a page shows from a full step trace (POST …/step or …/update): shared by the
+// What a page shows from the API's answers (POST …/forward, …/backward, …/step or
+// …/update, or the follow stream's copies of them): a "frame" of numbers. Shared by the
 // main page and the follow page, so both read a trace the same way.
 
-/** Numbers to show from a full step trace; `example` is the batch row on show. */
-export function frameOf(trace, example = 0) {
+/** The frame of a forward beat (s and x of each layer; δ and the update come later). */
+export function forwardFrame(trace, example = 0) {
   return {
     example: Math.min(example, trace.input.length - 1),
     step: trace.step,
@@ -10,8 +11,18 @@ export function frameOf(trace, example = 0) {
     input: trace.input,
     target: trace.target,
     error: trace.error,
-    layers: trace.layers,
+    layers: trace.layers.map((l) => ({ s: l.s, x: l.x })),
   };
+}
+
+/** The frame after the backward beat: δ and the gradients added to each layer. */
+export function withBackward(frame, trace) {
+  return { ...frame, layers: frame.layers.map((layer, n) => ({ ...layer, ...trace.layers[n] })) };
+}
+
+/** Numbers to show from a full step trace; `example` is the batch row on show. */
+export function frameOf(trace, example = 0) {
+  return { ...forwardFrame(trace, example), layers: trace.layers };
 }
 
 /** The same frame showing another row of its batch (`delta` rows on, wrapping round);

@@ -439,3 +439,17 @@ def test_every_response_model_is_declared(client):
             for code in ok:
                 if code != "204":
                     assert "content" in op["responses"][code], (method, path, code)
+
+
+def test_the_catalogue_lists_every_choice_of_a_config(client):
+    catalogue = client.get("/api/catalogue").json()
+    assert "leaky_relu" in catalogue["activations"] and "softmax" not in catalogue["activations"]
+    pairs = {(o["output"], o["loss"]): o["encoding"] for o in catalogue["outputs"]}
+    assert pairs[("softmax", "cross_entropy")] == "index" and ("softmax", "squared") not in pairs
+    assert set(catalogue["init_schemes"]) == {"normal", "uniform", "xavier", "he"}
+    assert {d["name"] for d in catalogue["datasets"]} >= {"xor", "sine", "spiral"}
+    # every pair it offers makes a session
+    for output, loss in pairs:
+        layers = [2, 3, 2] if output == "softmax" else [2, 3, 1]
+        config = {"layers": layers, "output": output, "loss": loss}
+        assert client.post("/api/sessions", json=config).status_code == 201

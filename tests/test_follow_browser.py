@@ -138,3 +138,56 @@ def test_followers_move_with_the_teacher_to_a_new_setup(page):
     page.keyboard.press("Space")
     follower.wait_for_function("() => document.querySelector('#step-counter').textContent === '1'")
     assert not problems, problems
+
+
+# Everything the network drawing and the header show, as text and as the exact numbers
+# the units hold: two pages that played the same trace must agree on all of it.
+SHOWN = """() => ({
+    beat: document.body.dataset.beat,
+    caption: document.querySelector('#beat-caption').innerHTML,
+    step: document.querySelector('#step-counter').textContent,
+    metrics: [...document.querySelectorAll('.metrics dd')].map((d) => d.textContent),
+    units: [...document.querySelectorAll('#network .unit')].map((g) => [
+        g.id, g.dataset.x, g.dataset.s, g.dataset.delta,
+        ...[...g.querySelectorAll('text')].map((t) => t.textContent)]),
+    dw: [...document.querySelectorAll('#network .edge-label')].map((t) => [t.id, t.textContent]),
+    lines: [...document.querySelectorAll('#network line.edge')].map(
+        (e) => [e.id, e.getAttribute('stroke'), e.getAttribute('stroke-width')]),
+    notes: [...document.querySelectorAll('#network .note')].map((t) => t.textContent),
+    formula: document.querySelector('#formula .formula-body').innerHTML,
+})"""
+
+
+def test_the_follow_page_and_the_main_page_show_the_same_numbers(page):
+    """Both pages play a trace through the same step player: beat by beat and for a
+    whole step of a batch, the drawing, the header and the formulas agree exactly."""
+    problems: list[str] = []
+    page.goto("/?speed=0&layers=2-3-2-1&seed=4&batch_size=2")
+    page.wait_for_selector('body[data-ready="true"]')
+    follower, _ = open_follower(page, problems)
+    page.click("#share-close")
+
+    def same_after(key: str, pending: str, beat: str) -> None:
+        teacher_key(page, key, pending)
+        step = page.text_content("#step-counter")
+        follower.wait_for_function(
+            "([beat, step]) => document.body.dataset.beat === beat"
+            " && document.querySelector('#step-counter').textContent === step"
+            " && document.body.dataset.waiting === '0'",
+            arg=[beat, step],
+        )
+        teacher, student = page.evaluate(SHOWN), follower.evaluate(SHOWN)
+        assert any(u[1] for u in teacher["units"]), "no numbers drawn"
+        # a Δw label goes where it finds room, and the pages' drawings differ in size:
+        # the labels both pages placed must agree
+        dw = [dict((k, t) for k, t in shown.pop("dw") if t) for shown in (teacher, student)]
+        assert all(dw[1][k] == t for k, t in dw[0].items() if k in dw[1])
+        assert beat != "update" or set(dw[0]) & set(dw[1])
+        for name in teacher:
+            assert student[name] == teacher[name], f"{name} differs after {beat}"
+
+    same_after(" ", "none", "update")  # a whole step: three beats at once
+    same_after("f", "forward", "forward")  # then one beat at a time
+    same_after("b", "backward", "backward")
+    same_after("w", "none", "update")
+    assert not problems, problems

@@ -188,7 +188,7 @@ def test_shortcuts_are_ignored_while_typing_the_answer(page):
     assert page.input_value("#ex-value-0") == "1 pfbwume"
     assert lab(page, "session.state.pending") == "forward"
     assert lab(page, "playing") is False
-    assert lab(page, "setup.present") is False
+    assert lab(page, "view.present") is False
     assert lab(page, "exercise.kind") == "delta"
     assert page.text_content("#step-counter") == "0"
     page.fill("#ex-value-0", "1.5e-2")

@@ -55,6 +55,9 @@ def test_the_url_reproduces_a_setup(page, browser, live_server):
     assert page.input_value("#data") == "circle"
     assert page.input_value("#output") == "sigmoid/cross_entropy"
     assert sizes_drawn(page) == expected_sizes([2, 3, 2, 1])
+    # an old link (eta=, dseed=) is rewritten with the API's field names
+    search = page.evaluate("location.search")
+    assert "learning_rate=0.3" in search and "dataset.seed=3" in search and "eta=" not in search
     trace = first_step(page)
 
     # the same link in another browser gives the same first step, number for number
@@ -72,9 +75,9 @@ def test_changing_a_control_rewrites_the_url(page):
     wait_ready(page, "?speed=0")
     page.fill("#eta", "0.25")
     page.press("#eta", "Enter")
-    page.wait_for_function("() => location.search.includes('eta=0.25')")
+    page.wait_for_function("() => location.search.includes('learning_rate=0.25')")
     page.select_option("#activation", "relu")
-    page.wait_for_function("() => location.search.includes('act=relu')")
+    page.wait_for_function("() => location.search.includes('activation=relu')")
     page.wait_for_function("() => window.backpropLab.page.session.config.activation === 'relu'")
     page.select_option("#data", "sine")  # 1-D regression: d(0) becomes 1
     page.wait_for_function("() => location.search.includes('layers=1-4-1')")

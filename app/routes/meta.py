@@ -1,12 +1,15 @@
-"""What the server offers: presets and datasets."""
+"""What the server offers: presets, datasets and the catalogue of every choice."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from app.presets import PRESETS
-from app.schemas import DatasetInfoOut, PresetOut
+from app.schemas import CatalogueOut, DatasetInfoOut, OutputChoice, PresetOut
+from engine.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from engine.datasets import DATASETS
+from engine.init import INIT_SCHEMES
+from engine.losses import LOSSES, check_pair
 
 router = APIRouter(prefix="/api", tags=["catalogue"])
 
@@ -26,6 +29,36 @@ async def presets() -> list[PresetOut]:
 @router.get("/datasets", response_model=list[DatasetInfoOut])
 async def datasets() -> list[DatasetInfoOut]:
     """The datasets, their parameters and label conventions."""
+    return _datasets()
+
+
+@router.get("/catalogue", response_model=CatalogueOut)
+async def catalogue() -> CatalogueOut:
+    """Every choice of a session config: hidden θ, output θ with its loss, init schemes,
+    datasets. The page builds its menus from this, so a new one needs no page change."""
+    return CatalogueOut(
+        activations=list(HIDDEN_ACTIVATIONS),
+        outputs=[
+            OutputChoice(output=o, loss=loss, encoding=encoding)
+            for o in OUTPUT_ACTIVATIONS
+            for loss in LOSSES
+            if (encoding := _encoding(o, loss))
+        ],
+        losses=list(LOSSES),
+        init_schemes=list(INIT_SCHEMES),
+        datasets=_datasets(),
+    )
+
+
+def _encoding(output: str, loss: str) -> str | None:
+    """The labels (output, loss) trains on, or None when the engine refuses the pair."""
+    try:
+        return check_pair(output, loss, 2 if output == "softmax" else 1)
+    except ValueError:
+        return None
+
+
+def _datasets() -> list[DatasetInfoOut]:
     return [
         DatasetInfoOut(
             name=d.name,

@@ -75,8 +75,8 @@ Config = Annotated[Settings, Depends(get_settings)]
 SessionIdPath = Annotated[str, Path(description="The session id returned on creation.")]
 
 
-async def get_session(session_id: SessionIdPath, store: StoreDep) -> AsyncIterator[Session]:
-    async with store.lease(session_id) as session:
+async def get_session(session_id: SessionIdPath, request: Request) -> AsyncIterator[Session]:
+    async with request.app.state.store.lease(session_id) as session:
         yield session
 
 
@@ -117,6 +117,54 @@ def session_out(session: Session) -> SessionOut:
 
 def _indices(body: IndicesRequest | None):
     return None if body is None else body.indices
+
+
+# ------------------------------------------------------------- the algorithm
+# Declared first: FastAPI tries routes in the order they are declared, and a step is
+# what a class asks for many times a second.
+@router.post("/{session_id}/step", response_model=StepOut)
+async def step(
+    request: Request, session: SessionDep, body: IndicesRequest | None = None
+) -> TraceResponse:
+    """One SGD iteration (forward, backward, update), or the rest of one in progress.
+
+    Optional body ``{"indices": [...]}``: these training examples instead of the next
+    mini-batch (at most ``BACKPROP_MAX_BATCH``). A step whose numbers would not be
+    finite is refused: ``diverged: true``, a sentence in ``message``, no per-layer
+    numbers, and the session unchanged.
+    """
+    indices = _indices(body)
+    async with session.lock:
+        layers = session.net.config.layers
+        batch = len(indices) if indices else session.net.config.batch_size
+        if batch * budget.weight_count(layers) < BIG_STEP:
+            trace = session.step(indices)
+        else:
+            trace = await compute(request, session.step, indices)
+        return trace_response(session, trace)
+
+
+@router.post("/{session_id}/forward", response_model=ForwardOut)
+async def forward(session: SessionDep, body: IndicesRequest | None = None) -> TraceResponse:
+    """Line 1: pick the mini-batch (or the given examples); s(l) and x(l) of every layer."""
+    async with session.lock:
+        fwd, message = session.forward(_indices(body))
+        return TraceResponse(forward_document(fwd, message))
+
+
+@router.post("/{session_id}/backward", response_model=BackwardOut)
+async def backward(session: SessionDep) -> TraceResponse:
+    """Line 2: δ(l) of every layer, from L back to 1, and the gradient G(l)."""
+    async with session.lock:
+        step, bwd, message = session.backward()
+        return TraceResponse(backward_document(step, bwd, message))
+
+
+@router.post("/{session_id}/update", response_model=StepOut)
+async def update(session: SessionDep) -> TraceResponse:
+    """Line 3: W(l) ← W(l) − η G(l). Returns the whole step's trace."""
+    async with session.lock:
+        return trace_response(session, session.update())
 
 
 # ------------------------------------------------------------------ lifecycle
@@ -175,52 +223,7 @@ async def read_dataset(session: SessionDep) -> DatasetOut:
     return DatasetOut.from_network(session.net)
 
 
-# ------------------------------------------------------------- the algorithm
-@router.post("/{session_id}/step", response_model=StepOut)
-async def step(
-    request: Request, session: SessionDep, body: IndicesRequest | None = None
-) -> TraceResponse:
-    """One SGD iteration (forward, backward, update), or the rest of one in progress.
-
-    Optional body ``{"indices": [...]}``: these training examples instead of the next
-    mini-batch (at most ``BACKPROP_MAX_BATCH``). A step whose numbers would not be
-    finite is refused: ``diverged: true``, a sentence in ``message``, no per-layer
-    numbers, and the session unchanged.
-    """
-    indices = _indices(body)
-    async with session.lock:
-        layers = session.net.config.layers
-        batch = len(indices) if indices else session.net.config.batch_size
-        if batch * budget.weight_count(layers) < BIG_STEP:
-            trace = session.step(indices)
-        else:
-            trace = await compute(request, session.step, indices)
-        return trace_response(session, trace)
-
-
-@router.post("/{session_id}/forward", response_model=ForwardOut)
-async def forward(session: SessionDep, body: IndicesRequest | None = None) -> TraceResponse:
-    """Line 1: pick the mini-batch (or the given examples); s(l) and x(l) of every layer."""
-    async with session.lock:
-        fwd, message = session.forward(_indices(body))
-        return TraceResponse(forward_document(fwd, message))
-
-
-@router.post("/{session_id}/backward", response_model=BackwardOut)
-async def backward(session: SessionDep) -> TraceResponse:
-    """Line 2: δ(l) of every layer, from L back to 1, and the gradient G(l)."""
-    async with session.lock:
-        step, bwd, message = session.backward()
-        return TraceResponse(backward_document(step, bwd, message))
-
-
-@router.post("/{session_id}/update", response_model=StepOut)
-async def update(session: SessionDep) -> TraceResponse:
-    """Line 3: W(l) ← W(l) − η G(l). Returns the whole step's trace."""
-    async with session.lock:
-        return trace_response(session, session.update())
-
-
+# ----------------------------------------------------------- fast-forward
 @router.post("/{session_id}/train", response_model=TrainOut)
 async def train(
     request: Request, session: SessionDep, body: TrainRequest, settings: Config
