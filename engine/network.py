@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from functools import cached_property
 
 import numpy as np
 
@@ -334,15 +335,22 @@ class Network:
         # one output unit: the decision threshold is the middle of its range
         return (out[:, 0] > (0.5 if self.encoding == ZERO_ONE else 0.0)) == (y_raw == 1)
 
+    @cached_property
+    def _all_points(self) -> tuple[Array, Array, Array]:
+        """The training points, then the test points: x, raw labels, y for the loss."""
+        d = self.dataset
+        y_raw = np.concatenate([d.y_train, d.y_test])
+        x = np.concatenate([d.x_train, d.x_test])
+        return x, y_raw, encode_labels(y_raw, self.encoding)
+
     def metrics(self) -> dict[str, float | None]:
         """Error and accuracy on the training and test sets for the current weights
         (one forward pass over both: the API reports these after every step)."""
-        d, n = self.dataset, self.n_train
-        x = np.concatenate([d.x_train, d.x_test])
-        y_raw = np.concatenate([d.y_train, d.y_test])
+        n = self.n_train
+        x, y_raw, y = self._all_points
         s, out = self.propagate(x)
         with np.errstate(all="ignore"):
-            e = self.loss.error(s[-1], out[-1], encode_labels(y_raw, self.encoding))
+            e = self.loss.error(s[-1], out[-1], y)
         right = None if self.encoding == REAL else self._correct(out[-1], y_raw)
         sets = {"train": slice(0, n), "test": slice(n, len(y_raw))}
         result = {}
