@@ -53,7 +53,8 @@ OFF_SCREEN = """() => {
       const q = p.getBoundingClientRect();
       if (q.right <= W + 1 && q.left >= -1) { clipped = true; break; }
     }
-    if (!clipped) out.push(`${el.tagName.toLowerCase()}#${el.id} ${Math.round(r.left)}…${Math.round(r.right)}`);
+    const where = `${Math.round(r.left)}…${Math.round(r.right)}`;
+    if (!clipped) out.push(`${el.tagName.toLowerCase()}#${el.id} ${where}`);
   }
   return {scroll: document.documentElement.scrollWidth, width: W, off: out.slice(0, 10)};
 }"""
