@@ -4,7 +4,7 @@ every screen width, one number formatter, keys, /compare, no lost run, own data.
 import pytest
 
 from tests.test_follow_browser import open_follower, output_x, teacher_key
-from tests.test_page_support import wait_ready, wait_step_done
+from tests.test_page_support import assert_shows, wait_ready, wait_step_done
 
 pytestmark = pytest.mark.browser
 
@@ -92,3 +92,87 @@ def test_every_page_fits_the_screen_at_each_width(page, size):
     page.goto("/compare")
     page.wait_for_selector("body[data-ready=true]")
     assert_fits(page, width, "/compare")
+
+
+# ------------------------------------------------------------------------ numbers
+HUGE = "?speed=0&layers=2-4-1&act=identity&out=identity&eta=1000000&data=gaussians&seed=1"
+
+# Pairs of labels on the drawing whose boxes overlap (3 px of a font's line box may).
+OVERLAPS = """() => {
+  const labels = [...document.querySelectorAll(
+    '#network .edge-label, #network .s-label, #network .d-label, #network .note')]
+    .filter((t) => t.textContent && getComputedStyle(t).display !== 'none');
+  const boxes = labels.map((t) => [t.textContent, t.getBoundingClientRect()]);
+  const out = [];
+  boxes.forEach(([a, p], n) => boxes.slice(n + 1).forEach(([b, q]) => {
+    if (p.left < q.right - 1 && q.left < p.right - 1 && p.top < q.bottom - 3 && q.top < p.bottom - 3)
+      out.push(`${a} / ${b}`);
+  }));
+  return out;
+}"""
+
+OUTSIDE = """() => {
+  const svg = document.querySelector('#network').getBoundingClientRect();
+  const out = [];
+  for (const t of document.querySelectorAll('#network text')) {
+    if (!t.textContent || getComputedStyle(t).display === 'none') continue;
+    const r = t.getBoundingClientRect();
+    if (r.left < svg.left - 1 || r.right > svg.right + 1) out.push(`${t.textContent} outside the drawing`);
+    const body = t.classList.contains('val') && t.parentNode.querySelector('circle.body');
+    if (body && r.width > body.getBoundingClientRect().width) out.push(`${t.textContent} wider than its unit`);
+  }
+  return out;
+}"""
+
+
+def test_one_formatter_keeps_every_exponent(page):
+    wait_ready(page, "?speed=0")
+    texts = page.evaluate(
+        """async () => { const { num } = await import('/static/format.js');
+           return [num(-1.6e65), num(3.1e-6), num(2.5e-300), num(-0.4871), num(12345)]; }"""
+    )
+    assert texts == ["−1.6×10⁶⁵", "3.1×10⁻⁶", "2.5×10⁻³⁰⁰", "−0.487", "1.2×10⁴"]
+
+
+@pytest.mark.parametrize("width", [800, 1280])
+def test_huge_numbers_are_neither_clipped_nor_overlapping(page, width):
+    page.set_viewport_size({"width": width, "height": 800})
+    wait_ready(page, HUGE)
+    for step in (1, 2, 3):
+        page.keyboard.press("Space")
+        wait_step_done(page, step)
+    output = page.locator("#unit-2-1")
+    delta = float(output.get_attribute("data-delta"))
+    assert abs(delta) > 1e40  # the numbers this test is about
+    if width >= 1280:  # room for δ beside the units
+        assert_shows(page.text_content("#unit-2-1 .d-label"), delta, "the output's δ")
+    x_text = page.text_content("#unit-2-1 .val")
+    if x_text:  # else too long for the unit at this size: the tooltip has it
+        assert_shows(x_text, float(output.get_attribute("data-x")), "the output's x")
+    assert page.evaluate(OVERLAPS) == []
+    assert page.evaluate(OUTSIDE) == []
+    # what a dense drawing leaves out shows on hover
+    page.hover("#unit-2-1 .body")
+    tip = page.text_content("#unit-2-1 > title")
+    assert "δ = " in tip
+    assert_shows(tip, delta, "the output's δ on hover")
+
+    # the formula panel wraps long numbers and keeps its title in view
+    page.click("#unit-1-2 .body")
+    page.wait_for_selector("#formula .result[data-q='delta']")
+    assert page.evaluate(
+        "[...document.querySelectorAll('#formula .eq')]"
+        ".every((e) => e.scrollWidth <= e.clientWidth + 1)"
+    )
+    # a short panel (a small screen) scrolls under its title
+    page.evaluate("document.querySelector('#formula').style.maxHeight = '180px'")
+    page.evaluate("document.querySelector('#formula').scrollTop = 1e6")
+    title = page.locator("#formula .formula-title").bounding_box()
+    panel = page.locator("#formula").bounding_box()
+    assert page.evaluate("document.querySelector('#formula').scrollTop") > 0
+    assert panel["y"] <= title["y"] <= panel["y"] + 12
+    top_hit = page.evaluate(
+        "([x, y]) => document.elementFromPoint(x, y)?.closest('.formula-title') !== null",
+        [title["x"] + 20, title["y"] + title["height"] / 2],
+    )
+    assert top_hit, "the formula panel's title scrolled away"
