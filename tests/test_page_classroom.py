@@ -105,8 +105,8 @@ OVERLAPS = """() => {
   const boxes = labels.map((t) => [t.textContent, t.getBoundingClientRect()]);
   const out = [];
   boxes.forEach(([a, p], n) => boxes.slice(n + 1).forEach(([b, q]) => {
-    if (p.left < q.right - 1 && q.left < p.right - 1 && p.top < q.bottom - 3 && q.top < p.bottom - 3)
-      out.push(`${a} / ${b}`);
+    const across = p.left < q.right - 1 && q.left < p.right - 1;
+    if (across && p.top < q.bottom - 3 && q.top < p.bottom - 3) out.push(`${a} / ${b}`);
   }));
   return out;
 }"""
@@ -117,9 +117,11 @@ OUTSIDE = """() => {
   for (const t of document.querySelectorAll('#network text')) {
     if (!t.textContent || getComputedStyle(t).display === 'none') continue;
     const r = t.getBoundingClientRect();
-    if (r.left < svg.left - 1 || r.right > svg.right + 1) out.push(`${t.textContent} outside the drawing`);
+    const text = t.textContent;
+    if (r.left < svg.left - 1 || r.right > svg.right + 1) out.push(`${text} outside the drawing`);
     const body = t.classList.contains('val') && t.parentNode.querySelector('circle.body');
-    if (body && r.width > body.getBoundingClientRect().width) out.push(`${t.textContent} wider than its unit`);
+    const room = body && body.getBoundingClientRect().width;
+    if (room && r.width > room) out.push(`${text} wider than its unit`);
   }
   return out;
 }"""
