@@ -1,6 +1,8 @@
 """Issue #14, a classroom-ready page, in headless Chromium: followers who join late,
 every screen width, one number formatter, keys, /compare, no lost run, own data."""
 
+import re
+
 import pytest
 
 from tests.test_follow_browser import open_follower, output_x, teacher_key
@@ -178,3 +180,214 @@ def test_huge_numbers_are_neither_clipped_nor_overlapping(page, width):
         [title["x"] + 20, title["y"] + title["height"] / 2],
     )
     assert top_hit, "the formula panel's title scrolled away"
+
+
+# --------------------------------------------------------------------------- keys
+def test_shortcuts_work_after_choosing_from_a_select(page):
+    wait_ready(page, "?speed=0&layers=2-3-1")
+    page.focus("#grad-quantity")
+    page.keyboard.press("ArrowDown")  # chooses "mean |δ(l)|" from the keyboard
+    assert page.input_value("#grad-quantity") == "delta"
+    page.keyboard.press("Space")
+    wait_step_done(page, 1)
+    page.focus("#preset")
+    page.select_option("#preset", index=1)
+    page.wait_for_function(
+        "() => backpropLab.page.session.state.step === 0 && !backpropLab.page.busy"
+    )
+    page.keyboard.press("f")
+    page.wait_for_function("() => backpropLab.page.session.state.pending === 'forward'")
+
+
+def test_five_quick_spaces_give_five_steps(page):
+    wait_ready(page, "?speed=1&layers=2-3-1")
+    for _ in range(5):
+        page.keyboard.press("Space")
+    wait_step_done(page, 5)
+    page.wait_for_timeout(300)
+    assert page.evaluate("backpropLab.page.session.state.step") == 5
+
+
+@pytest.mark.parametrize("layers", ["2-3-1", "-".join(["2"] + ["6"] * 12 + ["1"])])
+def test_one_step_animates_in_at_most_about_a_second_and_a_half(page, layers):
+    wait_ready(page, f"?speed=1&layers={layers}")
+    page.evaluate(
+        """() => { window.animating = [];
+          new MutationObserver(() => animating.push(
+              [performance.now(), document.body.dataset.animating]))
+            .observe(document.body, {attributes: true, attributeFilter: ['data-animating']}); }"""
+    )
+    page.keyboard.press("Space")
+    wait_step_done(page, 1)
+    marks = page.evaluate("animating")
+    began = next(t for t, on in marks if on == "true")
+    ended = max(t for t, on in marks if on == "false")
+    assert ended - began < 1600, f"one step at 1× animated for {ended - began:.0f} ms"
+
+
+def test_a_disabled_actions_key_sends_no_request(page):
+    wait_ready(page, "?speed=0&layers=2-3-1")
+    sent: list[str] = []
+    calls = re.compile(r"/(step|forward|backward|update|undo)$")
+    page.on("request", lambda r: calls.search(r.url) and sent.append(r.url))
+    assert page.is_disabled("#btn-undo")
+    page.keyboard.press("u")  # nothing to undo: a 409 fails this test (conftest)
+    page.keyboard.press("w")  # no backward beat yet: nothing to update
+    page.wait_for_timeout(400)
+    assert sent == []
+    page.keyboard.press("Space")
+    wait_step_done(page, 1)
+    page.keyboard.press("u")
+    wait_step_done(page, 0)
+    page.keyboard.press("u")
+    page.wait_for_timeout(400)
+    assert [u for u in sent if u.endswith("/undo")] and len(sent) == 2, sent
+
+
+def test_a_blank_learning_rate_is_restored_with_a_message(page):
+    wait_ready(page, "?speed=0&layers=2-3-1&eta=0.25")
+    page.fill("#eta", "")
+    page.press("#eta", "Enter")
+    page.wait_for_selector("#message[data-kind=info]")
+    assert page.input_value("#eta") == "0.25"
+    assert "stays 0.25" in page.text_content("#message-text")
+    assert page.evaluate("backpropLab.page.session.config.learning_rate") == 0.25
+
+
+# ------------------------------------------------------------------------- charts
+def labelled_ticks(page, chart: str) -> list[str]:
+    return page.evaluate(
+        "(c) => [...document.querySelectorAll(`${c} .ytick text`)].map((t) => t.textContent)",
+        chart,
+    )
+
+
+def test_gradient_charts_read_at_any_depth_and_after_a_divergence(page):
+    deep = "-".join(["2"] + ["5"] * 12 + ["1"])
+    wait_ready(page, f"?speed=0&layers={deep}")
+    assert page.is_visible("#grad-legend")  # too many layers for plotly's legend
+    assert "layer 1" in page.inner_text("#grad-legend")
+    assert page.inner_text("#grad-legend .ramp-last") == "13"
+    page.keyboard.press("Space")
+    wait_step_done(page, 1)
+    page.wait_for_function("() => document.querySelector('#chart-step').dataset.step === '1'")
+    for chart in ("#chart-grad", "#chart-step"):
+        page.wait_for_function(
+            "(c) => document.querySelectorAll(`${c} .ytick text`).length >= 2", arg=chart
+        )
+
+    # a gradient whose size changes by less than a decade still gets two labels
+    wait_ready(page, "?speed=0&layers=2-3-1&seed=3")
+    assert page.is_hidden("#grad-legend")  # plotly's legend names 2 layers
+    page.keyboard.press("Space")
+    wait_step_done(page, 1)
+    page.wait_for_function("() => document.querySelector('#chart-step').dataset.step === '1'")
+    page.wait_for_timeout(300)
+    for chart in ("#chart-grad", "#chart-step"):
+        assert len(labelled_ticks(page, chart)) >= 2, (chart, labelled_ticks(page, chart))
+
+    # the last steps before a divergence: huge gradients, bars still drawn
+    wait_ready(page, HUGE)
+    for _ in range(5):
+        page.keyboard.press("Space")
+        page.wait_for_function("() => !backpropLab.page.busy")
+    page.wait_for_selector("#message:not([hidden])")
+    assert "refused" in page.text_content("#message-text")
+    page.wait_for_timeout(500)
+    heights = page.evaluate(
+        "[...document.querySelectorAll('#chart-step .bars .point path')]"
+        ".map((p) => p.getBoundingClientRect().height)"
+    )
+    assert len(heights) == 2 and min(heights) > 5, heights
+    assert len(labelled_ticks(page, "#chart-step")) >= 2
+
+
+def test_compare_keeps_output_and_loss_and_shows_accuracy(page):
+    page.goto("/compare?pair=sigmoid-relu")
+    page.wait_for_selector("body[data-ready=true]")
+    configs = page.evaluate("backpropCompare.runs.map((r) => r.config)")
+    assert [c["activation"] for c in configs] == ["sigmoid", "relu"]
+    assert len({(c["output"], c["loss"]) for c in configs}) == 1, configs
+    page.keyboard.press("Space")
+    page.wait_for_function("() => backpropCompare.runs.every((r) => r.step === 1)")
+    page.wait_for_function("() => !backpropCompare.busy")
+    for key in ("a", "b"):
+        assert page.inner_text(f"#run-{key} .run-accuracy").endswith("%")
+    for chart in ("#chart-lines", "#chart-bars"):
+        assert len(labelled_ticks(page, chart)) >= 2, chart
+    assert "Different losses" not in page.inner_text("#chart-error")
+    # two runs that do use different losses say so on the chart, each on its own axis
+    page.evaluate(
+        "backpropCompare.runs[1].config = {...backpropCompare.runs[1].config,"
+        " loss: 'cross_entropy'}"
+    )
+    page.keyboard.press("Space")
+    page.wait_for_function("() => backpropCompare.runs.every((r) => r.step === 2)")
+    page.wait_for_function("() => !backpropCompare.busy")
+    assert "Different losses" in page.inner_text("#chart-error")
+    assert "B: cross-entropy" in page.inner_text("#chart-error")
+    # and back to the main page
+    page.click("#link-main")
+    page.wait_for_selector("body[data-ready=true] #network")
+    assert page.evaluate("location.pathname") == "/"
+
+
+# -------------------------------------------------------------------- no lost run
+def test_a_reload_resumes_the_run_at_its_step(page):
+    wait_ready(page, "?speed=0&layers=2-3-1&seed=5")
+    for step in (1, 2, 3):
+        page.keyboard.press("Space")
+        wait_step_done(page, step)
+    session_id = page.evaluate("backpropLab.page.session.id")
+    weights = page.evaluate("backpropLab.page.weights")
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.evaluate("backpropLab.page.session.id") == session_id
+    assert page.text_content("#step-counter") == "3"
+    assert page.evaluate("backpropLab.page.weights") == weights
+    page.keyboard.press("Space")
+    wait_step_done(page, 4)
+
+
+@pytest.mark.expect_http(404, r"^/api/sessions/[0-9a-f]+$")
+def test_an_expired_run_can_be_restored_from_the_browser(page):
+    wait_ready(page, "?speed=0&layers=2-3-1&seed=5")
+    for step in (1, 2, 3):
+        page.keyboard.press("Space")
+        wait_step_done(page, step)
+    page.wait_for_function(
+        "() => JSON.parse(localStorage.getItem('backprop-lab:snapshot'))?.snapshot.step === 3"
+    )
+    old = page.evaluate("backpropLab.page.session.id")
+    weights = page.evaluate("backpropLab.page.weights")
+    page.request.delete(f"/api/sessions/{old}")  # what expiry does
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.text_content("#step-counter") == "0"  # a new run, so the page works
+    assert "no longer has your run" in page.text_content("#message-text")
+    page.click("#message-action")
+    page.wait_for_function("() => document.querySelector('#step-counter').textContent === '3'")
+    assert page.evaluate("backpropLab.page.weights") == weights
+    assert page.evaluate("backpropLab.page.session.id") != old
+    page.keyboard.press("Space")
+    wait_step_done(page, 4)
+
+
+def test_a_run_exported_to_a_file_comes_back(page, tmp_path):
+    wait_ready(page, "?speed=0&layers=2-3-1&seed=6")
+    for step in (1, 2):
+        page.keyboard.press("Space")
+        wait_step_done(page, step)
+    with page.expect_download() as download:
+        page.click("#exports [data-export=export]")
+    path = tmp_path / "run.json"
+    download.value.save_as(path)
+    weights = page.evaluate("backpropLab.page.weights")
+    page.keyboard.press("Space")
+    wait_step_done(page, 3)
+    page.set_input_files("#import-run", str(path))
+    page.wait_for_function("() => document.querySelector('#step-counter').textContent === '2'")
+    assert page.evaluate("backpropLab.page.weights") == weights
+    page.wait_for_function(
+        "() => document.querySelector('#message-text').textContent.includes('run.json: step 2')"
+    )
