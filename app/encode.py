@@ -61,6 +61,8 @@ def forward_document(fwd: Forward, message: str = "") -> dict[str, Any]:
         "input": _array(fwd.input),
         "target": fwd.target,
         "error": finite_or_none(fwd.error),
+        "penalty": fwd.penalty,
+        "total_error": finite_or_none(fwd.error + fwd.penalty),
         "diverged": bool(message),
         "message": message,
         "layers": layers,
@@ -68,17 +70,20 @@ def forward_document(fwd: Forward, message: str = "") -> dict[str, Any]:
 
 
 def backward_document(step: int, bwd: Backward, message: str = "") -> dict[str, Any]:
-    """``BackwardOut``: δ(l) and G(l) of every layer, with their sizes."""
+    """``BackwardOut``: δ(l), G(l) and ∂Ω/∂W(l) of every layer, with their sizes."""
+    penalty_grad = bwd.penalty_grad or (None,) * len(bwd.grad)
     layers = [] if message else [
         {
             "layer": l,
             "delta": delta,
             "grad": grad,
+            "penalty_grad": p,
             "grad_norm": finite_or_none(norm),
             "delta_mean_abs": finite_or_none(mean),
         }
-        for l, (delta, grad, norm, mean) in enumerate(
-            zip(bwd.delta, bwd.grad, bwd.grad_norm, bwd.delta_mean_abs, strict=True), start=1
+        for l, (delta, grad, p, norm, mean) in enumerate(
+            zip(bwd.delta, bwd.grad, penalty_grad, bwd.grad_norm, bwd.delta_mean_abs, strict=True),
+            start=1,
         )
     ]  # fmt: skip
     return {
@@ -98,6 +103,8 @@ def step_document(t: StepTrace, progress: dict[str, Any]) -> dict[str, Any]:
         "input": _array(t.input),
         "target": t.target,
         "error": finite_or_none(t.error),
+        "penalty": t.penalty,
+        "total_error": finite_or_none(t.total_error),
         "learning_rate": t.learning_rate,
         "diverged": t.diverged,
         "message": t.message,
@@ -109,6 +116,7 @@ def step_document(t: StepTrace, progress: dict[str, Any]) -> dict[str, Any]:
                 "prime": _array(layer.prime),
                 "delta": layer.delta,
                 "grad": layer.grad,
+                "penalty_grad": layer.penalty_grad,
                 "update": layer.update,
                 "weights": layer.weights,
                 "grad_norm": layer.grad_norm,

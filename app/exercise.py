@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.classroom_schemas import DeltaCheck, ExerciseCheckOut, Term, WeightCheck
 from app.exceptions import Invalid, OutOfOrder
-from app.schemas import DeltaCheck, ExerciseCheckOut, SessionConfig, Term, WeightCheck
+from app.schemas import SessionConfig
 from engine import Backward, Forward, StepTrace
 
 RELATIVE = 1e-2

@@ -33,20 +33,20 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from app import budget
+from app.classroom_schemas import ExerciseMode
 from app.encode import backward_document, dumps, forward_document, step_document
 from app.exceptions import NotFound, OutOfOrder, ReadOnly, Refused, TooMany
 from app.exercise import StepNumbers
-from app.schemas import ExerciseMode, State, progress_dict
-from app.sessions import Session, SessionStore
+from app.schemas import State, progress_dict
+from app.sessions import Session, Store
 from app.settings import Settings
+from app.shares import RECORDS, RESYNC, Event, Follower, Share, frame_bytes
 
 KEEPALIVE_SECONDS = 15.0  # a comment line this often keeps proxies from closing the stream
 RETRY_MS = 2000  # how soon a browser's EventSource reconnects after a dropped stream
-RECORDS = 8
 UNCLAIMED_SECONDS = 10.0  # a granted stream that never started is forgotten after this
 GRACE_SECONDS = 120.0
 
@@ -64,112 +64,10 @@ NOT_SHARED = (
 RUN_ENDED = "The teacher's run has ended; the page is waiting for the teacher's next one."
 
 
-def _frame(seq: int, kind: str, data: str) -> bytes:
-    """One server-sent event: id, type and a one-line JSON body."""
-    return f"id: {seq}\nevent: {kind}\ndata: {data}\n\n".encode()
-
-
-@dataclass(frozen=True)
-class Event:
-    seq: int
-    kind: str
-    data: str  # JSON, one line, with "seq" and "kind" inside: the one copy kept
-    step: int = -1  # the step a finished (not refused) step's trace belongs to
-
-    @property
-    def raw(self) -> bytes:
-        """The event as sent."""
-        return _frame(self.seq, self.kind, self.data)
-
-    @property
-    def size(self) -> int:
-        return len(self.data)
-
-
-RESYNC = Event(0, "resync", "")  # queue marker: send a fresh state instead
-
-
-@dataclass(eq=False)
-class Follower:
-    """One follow page's stream: granted by ``FollowHub.join``, claimed when it starts."""
-
-    limit: int  # bytes of events the queue may hold
-    queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
-    queued: int = 0
-    granted_at: float = field(default_factory=time.monotonic)
-    claimed: bool = False
-
-    def offer(self, event: Event) -> None:
-        if self.queued + event.size > self.limit and not self.queue.empty():
-            # Too slow: what is queued is stale anyway; one fresh state replaces it.
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            self.queued = 0
-            event = event if event.kind == "ended" else RESYNC
-        self.queue.put_nowait(event)
-        self.queued += event.size
-
-    async def next(self, timeout: float) -> Event:
-        event = await asyncio.wait_for(self.queue.get(), timeout)
-        self.queued -= event.size
-        return event
-
-
-@dataclass(eq=False)
-class Share:
-    token: str
-    session_id: str
-    base_url: str
-    seq: int = 0
-    exercise: ExerciseMode | None = None
-    followers: set[Follower] = field(default_factory=set)
-    recent: deque[Event] = field(default_factory=deque)
-    recent_bytes: int = 0
-    frame: list[str] = field(default_factory=list)  # events of the step on show
-    records: deque[StepNumbers] = field(default_factory=lambda: deque(maxlen=RECORDS))
-    detached_at: float | None = None  # its session is gone; waiting to be continued
-    ended: bool = False
-
-    def since(self, last_id: int | None) -> list[Event] | None:
-        """Events after ``last_id``, or None if some of them are no longer kept."""
-        if last_id is None or last_id > self.seq:
-            return None
-        if last_id == self.seq:
-            return []
-        if not self.recent or self.recent[0].seq > last_id + 1:
-            return None
-        return [e for e in self.recent if e.seq > last_id]
-
-    def step_frame(self, step: int) -> list[str]:
-        """The last trace of ``step`` still kept: the step as it was (undo is exact)."""
-        for event in reversed(self.recent):
-            if event.step == step:
-                return [event.data]
-        return []
-
-    def record(self, numbers: StepNumbers) -> None:
-        if self.records and self.records[-1].step >= numbers.step:
-            self.records.pop()  # the same step again (forward → update), or after an undo
-        self.records.append(numbers)
-
-    def numbers(self, step: int | None) -> StepNumbers:
-        if not self.records:
-            raise OutOfOrder("There is no step to predict yet: wait for the forward beat.")
-        if step is None:
-            return self.records[-1]
-        for numbers in self.records:
-            if numbers.step == step:
-                return numbers
-        raise OutOfOrder(
-            f"Step {step} is no longer kept (the run is at step {self.records[-1].step}): "
-            "predict the step on show."
-        )
-
-
 class FollowHub:
     """Shares by token and by session; the store's hooks feed it."""
 
-    def __init__(self, store: SessionStore, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
         self._by_token: dict[str, Share] = {}
@@ -288,12 +186,12 @@ class FollowHub:
             raise NotFound(NOT_SHARED)
         return share
 
-    def session_of(self, share: Share) -> Session:
+    async def session_of(self, share: Share) -> Session:
         """The shared session, read without counting as the teacher's use. A run that
         ended (a new setup, deleted, or expired just now) gets one answer: 409, RUN_ENDED."""
         if share.detached_at is None:
             try:
-                return self.store.get(share.session_id, touch=False)
+                return await self.store.peek(share.session_id)
             except NotFound:
                 pass  # expired: the store has just told _forgot, which detached the share
         raise OutOfOrder(RUN_ENDED)
@@ -474,7 +372,7 @@ class FollowHub:
             missed = share.since(last_event_id)
             last = share.seq
             if missed is None:
-                first = self._fresh(share, "connect")
+                first = await self._fresh(share, "connect")
                 if first is None:
                     return
                 yield first
@@ -491,7 +389,7 @@ class FollowHub:
                     yield b": keep-alive\n\n"
                     continue
                 if event is RESYNC:
-                    fresh = self._fresh(share, "resync")
+                    fresh = await self._fresh(share, "resync")
                     if fresh is None:
                         return
                     last = share.seq
@@ -506,7 +404,7 @@ class FollowHub:
         finally:
             self._leave(share, follower)
 
-    def _fresh(self, share: Share, reason: str) -> bytes | None:
+    async def _fresh(self, share: Share, reason: str) -> bytes | None:
         """A ``state`` event for the run now (not stored: it is for one follower)."""
         if share.ended:
             event = share.recent[-1]
@@ -516,14 +414,14 @@ class FollowHub:
                 f'{{"seq":{share.seq},"kind":"paused","message":"The teacher\'s run has ended; '
                 f"this page waits for the teacher's next run.\"}}"
             )
-            return _frame(share.seq, "paused", data)
+            return frame_bytes(share.seq, "paused", data)
         try:
-            session = self.store.get(share.session_id, touch=False)
+            session = await self.store.peek(share.session_id)
         except Refused:
             return None
         data = f'{{"seq":{share.seq},"kind":"state","reason":"{reason}",'
         data += f"{self._state_body(share, session)}}}"
-        return _frame(share.seq, "state", data)
+        return frame_bytes(share.seq, "state", data)
 
 
 def _json_str(text: str) -> str:

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.encode import finite_or_none
 from engine import Config, Network
 from engine.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from engine.datasets import DATASETS, Dataset, custom_dataset, make_dataset
+from engine.features import FEATURE_NAMES
 from engine.losses import check_pair
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Matrix = list[list[float]]
 HiddenName = Literal[HIDDEN_ACTIVATIONS]  # type: ignore[valid-type]
 OutputName = Literal[OUTPUT_ACTIVATIONS]  # type: ignore[valid-type]
+FeatureName = Literal[FEATURE_NAMES]  # type: ignore[valid-type]
 GeneratedName = Literal[tuple(n for n in DATASETS if n != "custom")]  # type: ignore[valid-type]
 SessionId = Annotated[str, Field(description="The session's unguessable id (32 hex digits).")]
 
@@ -88,6 +90,15 @@ class CustomDataset(Strict):
 DatasetConfig = Annotated[GeneratedDataset | CustomDataset, Field(discriminator="name")]
 
 
+class Regularization(Strict):
+    """A penalty Ω added to e over every non-bias weight: the update descends e + Ω."""
+
+    kind: Literal["none", "l2", "l1"] = Field(
+        "none", description="l2: Ω = λ Σ w², update adds 2λW; l1: Ω = λ Σ |w|, adds λ sign(W)."
+    )
+    strength: Finite = Field(0.0, ge=0, le=10, description="λ")
+
+
 class SessionConfig(Strict):
     """Everything that defines a run. ``{}`` gives a small tanh network on XOR (±1)."""
 
@@ -105,11 +116,25 @@ class SessionConfig(Strict):
     batch_size: int = Field(1, ge=1, le=BIG, description="B, examples per SGD step.")
     dataset: DatasetConfig = Field(default_factory=GeneratedDataset)
     seed: Seed = Field(0, description="Seeds initial weights and example order.")
+    features: list[FeatureName] | None = Field(
+        None,
+        min_length=1,
+        max_length=len(FEATURE_NAMES),
+        description="x(0) computed from the raw point (1-D or 2-D data), d(0) = their number; "
+        "null: the raw point itself (x1, x2 for 2-D data).",
+    )
+    regularization: Regularization = Field(default_factory=Regularization)
 
     @model_validator(mode="after")
     def _pairs(self) -> SessionConfig:
         # The engine's own rule, so the message is the same from Python and HTTP.
         check_pair(self.output, self.loss, self.layers[-1])
+        return self
+
+    @model_validator(mode="after")
+    def _engine_rules(self) -> SessionConfig:
+        # Every other rule of the engine's Config (features against d(0), …), in its words.
+        self.engine_config()
         return self
 
     @classmethod
@@ -126,6 +151,10 @@ class SessionConfig(Strict):
             batch_size=config.batch_size,
             dataset=dataset,
             seed=config.seed,
+            features=None if config.features is None else list(config.features),
+            regularization=Regularization.model_construct(
+                kind=config.regularization, strength=config.reg_strength
+            ),
         )
 
     def engine_config(self) -> Config:
@@ -139,12 +168,16 @@ class SessionConfig(Strict):
             self.learning_rate,
             self.batch_size,
             self.seed,
+            features=self.features,
+            regularization=self.regularization.kind,
+            reg_strength=self.regularization.strength,
         )
 
 
 class ConfigPatch(Strict):
     learning_rate: Finite | None = Field(None, gt=0, le=1e6)
     batch_size: int | None = Field(None, ge=1, le=BIG)
+    regularization: Regularization | None = None
 
 
 class ResetRequest(Strict):
@@ -201,6 +234,7 @@ class Progress(BaseModel):
     train_accuracy: float | None
     test_error: float | None
     test_accuracy: float | None
+    penalty: float | None = Field(description="Ω(w) at the current weights; 0 without one.")
     learning_rate: float
     batch_size: int
     pending: Literal["none", "forward", "backward"]
@@ -223,6 +257,7 @@ def progress_dict(net: Network, pending: str, undo_available: int) -> dict[str, 
         "train_accuracy": m["train_accuracy"],
         "test_error": finite_or_none(m["test_error"]),
         "test_accuracy": m["test_accuracy"],
+        "penalty": finite_or_none(m["penalty"]),
         "learning_rate": net.config.learning_rate,
         "batch_size": net.config.batch_size,
         "pending": pending,
@@ -275,6 +310,8 @@ class DatasetOut(BaseModel):
 
 
 PRIME = "θ'(s(l)), B × d(l): the slope backward multiplies by; null for a softmax layer"
+PENALTY = "Ω(w), the regularisation penalty before the update (0 without one)."
+TOTAL_ERROR = "e + Ω: what the update descends."
 
 
 class ForwardLayer(BaseModel):
@@ -284,10 +321,14 @@ class ForwardLayer(BaseModel):
     prime: Matrix | None = Field(description=PRIME)
 
 
+PENALTY_GRAD = "∂Ω/∂W(l), the penalty's gradient (0 in row 0); null without regularisation"
+
+
 class BackwardLayer(BaseModel):
     layer: int
     delta: Matrix
     grad: Matrix
+    penalty_grad: Matrix | None = Field(description=PENALTY_GRAD)
     grad_norm: float
     delta_mean_abs: float
 
@@ -299,7 +340,8 @@ class LayerOut(BaseModel):
     prime: Matrix | None = Field(description=PRIME)
     delta: Matrix = Field(description="δ(l) = ∂e/∂s(l), B × d(l)")
     grad: Matrix = Field(description="G(l) = mean over the batch of x(l-1) δ(l); bias in row 0")
-    update: Matrix = Field(description="ΔW(l) = −η G(l)")
+    penalty_grad: Matrix | None = Field(description=PENALTY_GRAD)
+    update: Matrix = Field(description="ΔW(l) = −η (G(l) + ∂Ω/∂W(l))")
     weights: Matrix = Field(description="W(l) after the update")
     grad_norm: float = Field(description="‖G(l)‖_F")
     delta_mean_abs: float = Field(description="mean of |δ_j(l)| over the batch and units")
@@ -313,6 +355,8 @@ class ForwardOut(BaseModel):
     input: Matrix
     target: list[float]
     error: float | None = Field(description="Mean error over the batch, before the update.")
+    penalty: float = Field(description=PENALTY)
+    total_error: float | None = Field(description=TOTAL_ERROR)
     diverged: bool = Field(description="Not every number was finite: the step is cancelled.")
     message: str
     layers: list[ForwardLayer]
@@ -332,6 +376,8 @@ class StepOut(BaseModel):
     input: Matrix
     target: list[float]
     error: float | None = Field(description="Mean error over the batch, before the update.")
+    penalty: float = Field(description=PENALTY)
+    total_error: float | None = Field(description=TOTAL_ERROR)
     learning_rate: float
     diverged: bool
     message: str
@@ -413,73 +459,6 @@ class GradcheckOut(BaseModel):
     numerical_seconds: float
 
 
-Count = Annotated[int, Field(ge=1, le=COUNTER)]
-
-
-class HistorySnapshot(Strict):
-    """A run's stored history (app/history.py), as exported: read back as strictly as it
-    is written, so a tampered file is refused whole."""
-
-    capacity: int = Field(ge=2, le=2**20)
-    stride: int = Field(ge=1, le=COUNTER)
-    first: list[Count] = Field(max_length=2**20)
-    last: list[Count] = Field(max_length=2**20)
-    count: list[Count] = Field(max_length=2**20)
-    error: list[Finite] = Field(max_length=2**20)
-    grad_norm: list[list[Finite]] = Field(max_length=2**20)
-    delta_mean_abs: list[list[Finite]] = Field(max_length=2**20)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> HistorySnapshot:
-        n = len(self.first)
-        columns = (self.last, self.count, self.error, self.grad_norm, self.delta_mean_abs)
-        if any(len(column) != n for column in columns):
-            raise ValueError("the history's columns have different lengths")
-        if self.capacity % 2 or n > self.capacity:
-            raise ValueError("the history's capacity must be even and hold all its points")
-        if self.stride & (self.stride - 1):
-            raise ValueError("the history's stride must be a power of two")
-        for i in range(n):
-            span = self.last[i] - self.first[i] + 1
-            if span < 1 or self.count[i] > span or (i and self.first[i] <= self.last[i - 1]):
-                raise ValueError(
-                    f"the history's point {i} is out of order: points cover steps "
-                    "first … last, one after the other"
-                )
-        return self
-
-
-class Snapshot(Strict):
-    """Everything needed to continue a run elsewhere, exactly."""
-
-    # /2: epoch e's example order is draw e mod 16 of the generator of (seed, e // 16)
-    # (in /1 each epoch had a generator of its own), so /1 runs cannot continue exactly.
-    format: Literal["backprop-lab/2"] = "backprop-lab/2"
-    config: SessionConfig
-    step: int = Field(ge=0, le=COUNTER)
-    epoch: int = Field(ge=0, le=COUNTER)
-    position: int = Field(ge=0, le=BIG)
-    weights: list[list[list[Finite]]] = Field(max_length=1000)
-    history: HistorySnapshot | None = None
-
-    @model_validator(mode="after")
-    def _history_ends_at_the_step(self) -> Snapshot:
-        if self.history is not None and self.history.last and self.history.last[-1] > self.step:
-            raise ValueError("the history runs past the snapshot's step")
-        return self
-
-    @field_validator("format", mode="before")
-    @classmethod
-    def _current_format(cls, value: Any) -> Any:
-        if value == "backprop-lab/1":
-            raise ValueError(
-                "this snapshot was written by an earlier Backprop Lab (backprop-lab/1) whose "
-                "example order differs, so it cannot continue exactly; start a new run with "
-                "its config and weights instead"
-            )
-        return value
-
-
 class PresetOut(BaseModel):
     name: str
     title: str
@@ -487,133 +466,27 @@ class PresetOut(BaseModel):
     config: SessionConfig
 
 
-class DatasetInfoOut(BaseModel):
-    name: str
-    description: str
-    dim: int
-    regression: bool
-    classes: int | None = Field(description="Fixed K, or null when it is a parameter.")
-    parameters: list[str]
-    labels: str
+# ------------------------------------------------------- what the output layer sees
+class RepresentedPoints(BaseModel):
+    x: Matrix = Field(description="x(l) of each point, without the bias unit: N × d(l)")
+    view: Matrix = Field(description="The 2-D view: x(l) itself when d(l) ≤ 2, else PCA.")
+    label: list[float] = Field(description="Class index, or the real target.")
 
 
-class OutputChoice(BaseModel):
-    output: str = Field(description="θ of the output layer L.")
-    loss: str
-    encoding: Literal["pm1", "01", "index", "real"] = Field(
-        description="The labels this pair trains on (real with a regression dataset)."
+class RepresentationOut(BaseModel):
+    layer: int = Field(description="l, 0 … L−1")
+    units: int = Field(description="d(l)")
+    names: list[str] = Field(description="The units of layer l: features, or x_j(l).")
+    method: Literal["coordinates", "pca"]
+    variance_kept: float = Field(description="Share of the variance of x(l) the view keeps.")
+    mean: list[float] | None = Field(description="PCA: the training points' mean m.")
+    components: Matrix | None = Field(
+        description="PCA: v_1, v_2, the top right singular vectors of x(l) − m; view = (x − m) vᵀ."
     )
-
-
-class CatalogueOut(BaseModel):
-    """Every choice a session config offers, so that a client need not hard-code them."""
-
-    activations: list[str] = Field(description="Hidden θ.")
-    outputs: list[OutputChoice] = Field(description="The (output θ, loss) pairs that train.")
-    losses: list[str]
-    init_schemes: list[str]
-    datasets: list[DatasetInfoOut]
-
-
-# ------------------------------------------------------------ follow mode, exercises
-# A follow token is a second name for a shared session that can only watch: the
-# routes under /api/follow/{token} read, those under /api/sessions/{id} refuse it (403).
-FollowToken = Annotated[str, Field(description="A read-only follow token (URL-safe, 192 bits).")]
-
-
-class ExerciseMode(Strict):
-    """What followers are asked to predict; each of them may click another target."""
-
-    kind: Literal["delta", "weight"] = Field(
-        "delta", description="δ_j(l) after the forward beat, or w_ij(l) after the backward beat."
+    boundary: list[float] | None = Field(
+        description="l = L−1, d(l) = 2, one output unit: (w_0, w_1, w_2) of W(L), the line "
+        "w_0 + w_1 x_1 + w_2 x_2 = 0 where the output crosses its threshold (s(L) = 0)."
     )
-    layer: int | None = Field(None, ge=1, description="l; default: the output layer L.")
-    unit: int | None = Field(None, ge=1, description="j of δ_j(l); default: every unit of layer l.")
-    i: int | None = Field(None, ge=0, description="w_ij(l) from unit i of l−1 (0: the bias).")
-    j: int | None = Field(None, ge=1, description="w_ij(l) into unit j of layer l.")
-
-
-class ShareRequest(Strict):
-    base_url: str | None = Field(
-        None,
-        max_length=200,
-        pattern=r"^https?://[^\s/?#@]+/?$",
-        description="The address students reach this server at, e.g. http://192.168.1.20:8000 "
-        "(for the link and its QR code); default: the address of this request.",
-    )
-    continue_from: str | None = Field(
-        None,
-        max_length=64,
-        description="The id of the session this one replaces (a new setup): the share of that "
-        "session, its token and its followers, moves to this one.",
-    )
-
-
-class SharePatch(Strict):
-    exercise: ExerciseMode | None = Field(description="Exercise mode for followers; null: off.")
-
-
-class ShareOut(BaseModel):
-    token: FollowToken
-    url: str = Field(description="The follow page, relative: /follow?token=…")
-    link: str = Field(description="The follow page, absolute: what the QR code holds.")
-    qr_svg: str = Field(description="The link as a QR code, an SVG document.")
-    followers: int = Field(description="Follow pages connected now.")
-    exercise: ExerciseMode | None
-
-
-class FollowOut(BaseModel):
-    """A shared run as a follower sees it: everything but the session id."""
-
-    seq: int = Field(description="Id of the last event sent to followers.")
-    config: SessionConfig
-    state: State
-    exercise: ExerciseMode | None
-    followers: int
-    frame: list[dict[str, Any]] = Field(
-        description="The events of the step on show (forward, backward, or the whole step)."
-    )
-
-
-class DeltaCheck(Strict):
-    kind: Literal["delta"]
-    layer: int = Field(ge=1, description="l")
-    unit: int = Field(ge=1, description="j of δ_j(l)")
-    example: int = Field(0, ge=0, description="Which example of the mini-batch (k).")
-    step: int | None = Field(None, ge=1, description="The step predicted; default: the latest.")
-    value: Finite = Field(ge=-1e12, le=1e12, description="δ_j(l) as the student computed it.")
-
-
-class WeightCheck(Strict):
-    kind: Literal["weight"]
-    layer: int = Field(ge=1, description="l")
-    i: int = Field(ge=0, description="from unit i of layer l−1 (0: the bias unit)")
-    j: int = Field(ge=1, description="into unit j of layer l")
-    step: int | None = Field(None, ge=1, description="The step predicted; default: the latest.")
-    value: Finite = Field(ge=-1e12, le=1e12, description="w_ij(l) after this step's update.")
-
-
-ExerciseCheck = Annotated[DeltaCheck | WeightCheck, Field(discriminator="kind")]
-
-
-class Term(BaseModel):
-    symbol: str
-    value: float
-
-
-class ExerciseCheckOut(BaseModel):
-    kind: Literal["delta", "weight"]
-    step: int
-    layer: int
-    unit: int | None
-    i: int | None
-    j: int | None
-    example: int
-    value: float
-    expected: float = Field(description="The engine's number.")
-    difference: float = Field(description="value − expected")
-    correct: bool = Field(description="|difference| ≤ max(absolute, relative · |expected|)")
-    relative_tolerance: float
-    absolute_tolerance: float
-    formula: str = Field(description="The lecture's formula with this step's numbers.")
-    terms: list[Term] = Field(description="The numbers the formula combines.")
+    digits: int
+    train: RepresentedPoints
+    test: RepresentedPoints

@@ -10,6 +10,7 @@ is unused, ``None``). Each array holds a mini-batch of B examples, one per row:
     s[l]      B × d(l)
     delta[l]  B × d(l)               δ(l) = ∂e/∂s(l)
     G[l]      like W[l]              ∂e/∂W(l), averaged over the batch
+    P[l]      like W[l]              ∂Ω/∂W(l), the gradient of the penalty Ω (row 0: 0)
 
 Nothing is computed in place: every function returns new arrays, so the numbers of a
 step can still be shown after the next one.
@@ -68,6 +69,39 @@ def gradient(x: list, delta: list) -> list:
     return [None] + [x[l - 1].T @ delta[l] / B for l in range(1, len(delta))]
 
 
-def update(W: list, G: list, eta: float) -> list:
-    """w_ij(l) ← w_ij(l) − η ∂e/∂w_ij(l), for every layer."""
-    return [None] + [W[l] - eta * G[l] for l in range(1, len(W))]
+# Regularisation: a penalty Ω(w) added to e, over every non-bias weight w_ij(l), i ≥ 1
+# (the bias weights are not penalised). Each term beside its derivative:
+PENALTIES = {
+    "l2": (lambda w: w * w, lambda w: 2.0 * w),  # Ω = λ Σ w²,  ∂Ω/∂w = 2λw
+    "l1": (np.abs, np.sign),  # Ω = λ Σ |w|, ∂Ω/∂w = λ sign(w)
+}
+
+
+def penalty(W: list, kind: str, lam: float) -> float:
+    """Ω(w) = λ Σ_l Σ_{i≥1, j} term(w_ij(l)); 0 without regularisation (kind "none")."""
+    if kind == "none":
+        return 0.0
+    term = PENALTIES[kind][0]
+    return lam * sum(float(term(W[l][1:]).sum()) for l in range(1, len(W)))
+
+
+def penalty_gradient(W: list, kind: str, lam: float) -> list | None:
+    """∂Ω/∂w_ij(l): 2λ w_ij(l) (L2) or λ sign(w_ij(l)) (L1) for i ≥ 1, and 0 in row 0.
+
+    None without regularisation: the update is then W − η G exactly.
+    """
+    if kind == "none":
+        return None
+    derivative = PENALTIES[kind][1]
+    return [None] + [
+        np.concatenate([np.zeros((1, W[l].shape[1])), lam * derivative(W[l][1:])])
+        for l in range(1, len(W))
+    ]
+
+
+def update(W: list, G: list, eta: float, P: list | None = None) -> list:
+    """w_ij(l) ← w_ij(l) − η ∂e/∂w_ij(l), for every layer; with a penalty Ω (``P`` its
+    gradient), w_ij(l) ← w_ij(l) − η (∂e/∂w_ij(l) + ∂Ω/∂w_ij(l))."""
+    if P is None:
+        return [None] + [W[l] - eta * G[l] for l in range(1, len(W))]
+    return [None] + [W[l] - eta * (G[l] + P[l]) for l in range(1, len(W))]

@@ -9,6 +9,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .activations import OUTPUT_ACTIVATIONS, get_activation
+from .backprop import PENALTIES
+from .features import check_features
 from .init import INIT_SCHEMES
 from .losses import check_pair
 
@@ -26,9 +28,20 @@ class Config:
     learning_rate: float = 0.1  # η
     batch_size: int = 1  # B
     seed: int = 0
+    features: tuple[str, ...] | None = None  # x(0) from the raw point; None: the raw point
+    regularization: str = "none"  # the penalty Ω added to e: none, l2 or l1
+    reg_strength: float = 0.0  # λ
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(int(d) for d in self.layers))
+        if self.features is not None:
+            object.__setattr__(self, "features", check_features(self.features))
+            if len(self.features) != self.layers[0]:
+                raise ValueError(
+                    f"layer 0 has {self.layers[0]} units but {len(self.features)} features "
+                    f"are chosen ({', '.join(self.features)}); d(0) must equal the number "
+                    "of features"
+                )
         if len(self.layers) < 2 or min(self.layers) < 1:
             raise ValueError("layers needs at least an input and an output size, each >= 1")
         if not get_activation(self.activation).hidden:
@@ -49,6 +62,12 @@ class Config:
             raise ValueError("the learning rate η must be a finite number > 0")
         if self.batch_size < 1:
             raise ValueError("the batch size must be at least 1")
+        if self.regularization != "none" and self.regularization not in PENALTIES:
+            raise ValueError(
+                f"unknown regularization {self.regularization!r}; choose none, l2 or l1"
+            )
+        if not (math.isfinite(self.reg_strength) and self.reg_strength >= 0):
+            raise ValueError("the regularization strength λ must be a finite number >= 0")
 
     @property
     def depth(self) -> int:

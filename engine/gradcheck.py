@@ -3,7 +3,8 @@
     ∂e/∂w ≈ (e(w + ε) − e(w − ε)) / 2ε
 
 costs two forward passes per weight, where backprop gets every ∂e/∂w_ij(l) from one
-forward and one backward pass: the lecture's reason for backprop, measured.
+forward and one backward pass: the lecture's reason for backprop, measured. With
+regularisation the function differentiated is e + Ω, so backprop's side is G + ∂Ω/∂W.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class LayerCheck:
     layer: int
     max_abs_diff: float  # max_ij |G_ij − Ĝ_ij|
     max_rel_diff: float  # max_ij |G_ij − Ĝ_ij| / max(max|G|, max|Ĝ|)
-    backprop: np.ndarray  # G(l) from backprop
+    backprop: np.ndarray  # G(l) (+ ∂Ω/∂W(l) with a penalty) from backprop
     numerical: np.ndarray  # Ĝ(l) from central differences
 
 
@@ -44,7 +45,8 @@ class GradCheck:
 def gradient_check(
     net: Network, indices=None, epsilon: float = 1e-5, time_limit: float | None = None
 ) -> GradCheck:
-    """Compare backprop's G(l) with central differences on one mini-batch.
+    """Compare backprop's G(l) (+ ∂Ω/∂W(l)) with central differences of e + Ω on one
+    mini-batch.
 
     ``indices`` defaults to the mini-batch the next step would use. The network's
     state is not changed. With ``time_limit`` (seconds), raises ``TimeoutError`` once
@@ -75,16 +77,19 @@ def gradient_check(
                 )
             w0 = w[ij]
             w[ij] = w0 + epsilon
-            e_plus = net.batch_error(fwd.indices, weights)
+            e_plus = net.batch_error(fwd.indices, weights) + net.penalty(weights)
             w[ij] = w0 - epsilon
-            e_minus = net.batch_error(fwd.indices, weights)
+            e_minus = net.batch_error(fwd.indices, weights) + net.penalty(weights)
             w[ij] = w0
             g[ij] = (e_plus - e_minus) / (2.0 * epsilon)
             passes += 2
     t_num = time.perf_counter() - t0
 
+    grad = bwd.grad
+    if bwd.penalty_grad:  # the gradient of e + Ω
+        grad = [G + P for G, P in zip(bwd.grad, bwd.penalty_grad, strict=True)]
     checks = []
-    for l, (a, b) in enumerate(zip(bwd.grad, numerical, strict=True), start=1):
+    for l, (a, b) in enumerate(zip(grad, numerical, strict=True), start=1):
         diff = float(np.max(np.abs(a - b)))
         scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))))
         rel = diff / scale if scale > 0 else 0.0

@@ -19,6 +19,7 @@ from . import backprop
 from .activations import get_activation
 from .config import Config, State
 from .datasets import Dataset, encode_labels
+from .features import apply_features, check_data
 from .init import init_weights
 from .losses import INDEX, REAL, ZERO_ONE, check_pair, get_loss
 from .sampling import Orders
@@ -59,7 +60,9 @@ class Network:
     """
 
     def __init__(self, config: Config, dataset: Dataset, weights=None) -> None:
-        if dataset.dim != config.layers[0]:
+        if config.features is not None:
+            check_data(config.features, dataset.dim)
+        elif dataset.dim != config.layers[0]:
             raise ValueError(
                 f"layer 0 has {config.layers[0]} units but the {dataset.name} data has "
                 f"{dataset.dim} input dimension(s); set d(0) = {dataset.dim}"
@@ -83,6 +86,7 @@ class Network:
         self.theta = get_activation(config.activation)
         self.theta_out = get_activation(config.output)
         self.loss = get_loss(config.loss)
+        self.x_train = self.inputs(dataset.x_train)  # x(0) of each training example
         self.y_train = encode_labels(dataset.y_train, self.encoding)  # y as the loss sees it
         self.n_train: int = len(self.y_train)
         self.orders = Orders(config.seed, self.n_train)
@@ -141,6 +145,20 @@ class Network:
     def set_batch_size(self, batch_size: int) -> None:
         self.config = replace(self.config, batch_size=batch_size)
 
+    def set_regularization(self, kind: str, strength: float) -> None:
+        self.config = replace(self.config, regularization=kind, reg_strength=strength)
+
+    def inputs(self, points: Array) -> Array:
+        """x(0) (without the bias unit) for raw data points: the features, or the points."""
+        features = self.config.features
+        return points if features is None else frozen([apply_features(features, points)])[0]
+
+    def penalty(self, weights=None) -> float:
+        """Ω(w), the regularisation penalty at ``weights`` (default: the current ones)."""
+        c = self.config
+        W = (None, *(self.state.weights if weights is None else weights))
+        return backprop.penalty(W, c.regularization, c.reg_strength)
+
     def epoch_order(self, epoch: int) -> Array:
         """The shuffled order of the training examples in ``epoch``."""
         return self.orders(epoch)
@@ -167,7 +185,7 @@ class Network:
             idx, epoch, position = self.check_indices(indices), st.epoch, st.position
         y = self.y_train[idx]
         with np.errstate(all="ignore"):
-            s, x, prime, error = self._forward(self.dataset.x_train[idx], y)
+            s, x, prime, error = self._forward(self.x_train[idx], y)
         x_bias = frozen(x[:-1])
         return Forward(
             st.step + 1,
@@ -179,6 +197,7 @@ class Network:
             epoch,
             position,
             x_bias,
+            self.penalty(),
         )
 
     def backward(self, fwd: Forward) -> Backward:
@@ -186,15 +205,21 @@ class Network:
         x = [*fwd.x_bias, fwd.x[-1]]
         with np.errstate(all="ignore"):
             delta, G = self._backward((None, *fwd.s), x, (None, *fwd.prime), fwd.target)
-        return Backward(fwd, frozen(delta[1:]), frozen(G[1:]))
+            P = self._penalty_gradient()
+        return Backward(fwd, frozen(delta[1:]), frozen(G[1:]), () if P is None else frozen(P))
 
     def apply(self, fwd: Forward, bwd: Backward) -> StepTrace:
-        """Phase 3: W(l) ← W(l) − η G(l) for every layer; refused if any number is not finite."""
+        """Phase 3: W(l) ← W(l) − η G(l) (+ the penalty's gradient) for every layer;
+        refused if any number is not finite."""
         if bwd.forward is not fwd:
             raise ValueError("this backward pass belongs to another forward pass")
-        eta = self.config.learning_rate
+        eta, P = self.config.learning_rate, bwd.penalty_grad or None
         with np.errstate(all="ignore"):
-            weights, message = self._update(fwd.finite, bwd.grad, bwd.grad_norm)
+            weights, message = self._update(fwd.finite, bwd.grad, P, bwd.grad_norm)
+            if P is None:
+                delta_W = [-eta * G for G in bwd.grad]
+            else:
+                delta_W = [-eta * (G + p) for G, p in zip(bwd.grad, P, strict=True)]
         common = (fwd.indices, fwd.input, fwd.target, fwd.error, eta)
         if message:
             return StepTrace(self.state.step, *common, diverged=True, message=message)
@@ -207,11 +232,13 @@ class Network:
             fwd.prime,
             bwd.delta,
             bwd.grad,
-            frozen([-eta * G for G in bwd.grad]),  # ΔW(l) = −η G(l)
+            frozen(delta_W),  # ΔW(l) = −η (G(l) + ∂Ω/∂W(l))
             weights,
             bwd.grad_norm,
             bwd.delta_mean_abs,
             self.saturation(fwd.x),
+            penalty=fwd.penalty,
+            penalty_grad=bwd.penalty_grad,
         )
 
     def step(self, indices=None) -> StepTrace:
@@ -233,10 +260,11 @@ class Network:
                 st = self.state
                 idx, epoch, position = self.orders.next_batch(B, st.epoch, st.position)
                 y = self.y_train[idx]
-                s, x, prime, error = self._forward(self.dataset.x_train[idx], y)
+                s, x, prime, error = self._forward(self.x_train[idx], y)
                 delta, G = self._backward(s, x, prime, y)
+                P = self._penalty_gradient()
                 norm = grad_norms(G[1:])
-                weights, message = self._update(forward_finite(s, error), G[1:], norm)
+                weights, message = self._update(forward_finite(s, error), G[1:], P, norm)
                 if message:
                     break
                 self.state = State(weights, st.step + 1, epoch, position)
@@ -267,13 +295,21 @@ class Network:
         delta = backprop.backward(W, prime, self.loss.delta(s[-1], x[-1], y, prime[-1]))
         return delta, backprop.gradient(x, delta)
 
-    def _update(self, forward_ok: bool, G, norm) -> tuple[tuple[Array, ...], str]:
-        """(W − η G for every layer, "") or, if a number of the step is not finite,
-        ((), why the step is refused). ``norm`` is ‖G(l)‖ per layer: finite only if
-        every G_ij(l) is, and so every δ(l) (row 0 of G(l) is the mean of δ(l))."""
+    def _penalty_gradient(self) -> list | None:
+        """∂Ω/∂W(l) at the current weights for l = 1 … L; None without a penalty."""
+        c = self.config
+        P = backprop.penalty_gradient((None, *self.state.weights), c.regularization, c.reg_strength)
+        return None if P is None else P[1:]
+
+    def _update(self, forward_ok: bool, G, P, norm) -> tuple[tuple[Array, ...], str]:
+        """(W − η (G + P) for every layer, "") or, if a number of the step is not finite,
+        ((), why the step is refused). ``P`` is the penalty's gradient (None: no penalty).
+        ``norm`` is ‖G(l)‖ per layer: finite only if every G_ij(l) is, and so every δ(l)
+        (row 0 of G(l) is the mean of δ(l))."""
         eta, W = self.config.learning_rate, self.state.weights
         if forward_ok and math.isfinite(sum(norm)):
-            W_new = backprop.update((None, *W), (None, *G), eta)[1:]
+            P = None if P is None else (None, *P)
+            W_new = backprop.update((None, *W), (None, *G), eta, P)[1:]
             if all(np.isfinite(w).all() for w in W_new):
                 return frozen(W_new), ""
             return (), DIVERGED_MESSAGE.format(eta=eta)  # finite up to η G: η is too large
@@ -297,14 +333,15 @@ class Network:
         return s, x
 
     def _inputs(self, x) -> Array:
+        """x(0) for raw points given by the caller (checked: the data's coordinates)."""
         x = np.asarray(x, dtype=np.float64)
-        d0 = self.config.layers[0]
-        if x.ndim != 2 or x.shape[1] != d0:
-            raise ValueError(f"inputs must be a list of points with {d0} coordinate(s) each")
-        return x
+        dim = self.dataset.dim
+        if x.ndim != 2 or x.shape[1] != dim:
+            raise ValueError(f"inputs must be a list of points with {dim} coordinate(s) each")
+        return self.inputs(x)
 
     def predict(self, x) -> tuple[Array, ...]:
-        """x(1 … L) for arbitrary inputs (N × d(0)), without the bias unit."""
+        """x(1 … L) for arbitrary raw points (N × the data's dimension), without the bias unit."""
         x = self.propagate(self._inputs(x))[1]
         return tuple(a[:, 1:] for a in x[1:-1]) + (x[-1],)
 
@@ -321,7 +358,7 @@ class Network:
     def batch_error(self, indices, weights=None) -> float:
         """Mean e over the training examples ``indices`` for ``weights`` (default: current)."""
         idx = self.check_indices(indices)
-        s, x = self.propagate(self.dataset.x_train[idx], weights)
+        s, x = self.propagate(self.x_train[idx], weights)
         with np.errstate(all="ignore"):
             return float(self.loss.error(s[-1], x[-1], self.y_train[idx]).mean())
 
@@ -340,7 +377,7 @@ class Network:
         """The training points, then the test points: x, raw labels, y for the loss."""
         d = self.dataset
         y_raw = np.concatenate([d.y_train, d.y_test])
-        x = np.concatenate([d.x_train, d.x_test])
+        x = self.inputs(np.concatenate([d.x_train, d.x_test]))  # x(0): the features
         return x, y_raw, encode_labels(y_raw, self.encoding)
 
     def metrics(self) -> dict[str, float | None]:
@@ -360,6 +397,7 @@ class Network:
             result[f"{name}_accuracy"] = (
                 None if empty or right is None else float(right[part].mean())
             )
+        result["penalty"] = self.penalty()
         return result
 
     def grid(self, resolution: int = 41, padding: float = 0.1):
@@ -368,8 +406,8 @@ class Network:
         Returns ``(xs, ys, layers)``: grid coordinates (``resolution`` each) and, per
         layer l = 1 … L, an array resolution × resolution × d(l) (row = y, column = x).
         """
-        if self.config.layers[0] != 2:
-            raise ValueError("the input-plane grid needs 2-D inputs (d(0) = 2)")
+        if self.dataset.dim != 2:
+            raise ValueError("the input-plane grid needs 2-D inputs (data with 2 coordinates)")
         if resolution < 2:
             raise ValueError("the grid resolution must be at least 2")
         pts = np.concatenate([self.dataset.x_train, self.dataset.x_test])

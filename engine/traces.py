@@ -53,6 +53,7 @@ class Forward:
     epoch_after: int  # the epoch once this step is taken
     position_after: int  # examples of that epoch used once this step is taken
     x_bias: tuple[Array, ...] = field(repr=False)  # x(0 … L−1) with the bias unit x_0 = 1
+    penalty: float = 0.0  # Ω(w), the regularisation penalty at the weights of this step
 
     @property
     def input(self) -> Array:
@@ -71,6 +72,7 @@ class Backward:
     forward: Forward
     delta: tuple[Array, ...]
     grad: tuple[Array, ...]  # G(l) = x(l-1)ᵀ δ(l) / B, bias in row 0
+    penalty_grad: tuple[Array, ...] = ()  # ∂Ω/∂W(l); empty without regularisation
 
     @property
     def finite(self) -> bool:
@@ -96,11 +98,12 @@ class LayerTrace:
     prime: Array | None  # θ'(s(l)); None for a softmax output
     delta: Array
     grad: Array
-    update: Array  # ΔW(l) = −η G(l)
+    update: Array  # ΔW(l) = −η (G(l) + ∂Ω/∂W(l))
     weights: Array  # W(l) after the update
     grad_norm: float
     delta_mean_abs: float
     saturation: float  # fraction of the B × d(l) values of x(l) in θ's flat region
+    penalty_grad: Array | None  # ∂Ω/∂W(l); None without regularisation
 
 
 @dataclass(frozen=True)
@@ -122,13 +125,20 @@ class StepTrace:
     prime: tuple[Array | None, ...] = ()
     delta: tuple[Array, ...] = ()
     grad: tuple[Array, ...] = ()
-    update: tuple[Array, ...] = ()  # ΔW(l) = −η G(l)
+    update: tuple[Array, ...] = ()  # ΔW(l) = −η (G(l) + ∂Ω/∂W(l))
     weights: tuple[Array, ...] = ()  # W(l) after the update
     grad_norm: tuple[float, ...] = ()  # ‖G(l)‖_F
     delta_mean_abs: tuple[float, ...] = ()  # mean |δ_j(l)| over the batch and the units
     saturation: tuple[float, ...] = ()
     diverged: bool = False
     message: str = ""
+    penalty: float = 0.0  # Ω(w) before the update; 0 without regularisation
+    penalty_grad: tuple[Array, ...] = ()  # ∂Ω/∂W(l); empty without regularisation
+
+    @property
+    def total_error(self) -> float:
+        """e + Ω: what the update descends when there is a penalty."""
+        return self.error + self.penalty
 
     def layer(self, l: int) -> LayerTrace:
         """Every number of layer l (1 … L)."""
@@ -146,6 +156,7 @@ class StepTrace:
             self.grad_norm[i],
             self.delta_mean_abs[i],
             self.saturation[i],
+            self.penalty_grad[i] if self.penalty_grad else None,
         )
 
     @property

@@ -79,5 +79,8 @@ export const api = {
   gradcheck: (id) => request("POST", session(id, "/gradcheck"), {}),
   checkExercise: (id, prediction) => request("POST", session(id, "/exercise/check"), prediction),
   predict: (id, inputs) => request("POST", session(id, "/predict"), { inputs }),
+  setWeights: (id, weights) => request("PUT", session(id, "/weights"), { weights }),
+  representation: (id, layer) =>
+    request("GET", session(id, `/representation${layer === null || layer === undefined ? "" : `?layer=${layer}`}`)),
   grid: (id, resolution = 25) => request("GET", session(id, `/grid?resolution=${resolution}`)),
 };

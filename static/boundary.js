@@ -37,6 +37,13 @@ export class BoundaryChart extends LiveChart {
     this.bound = false;
     this.current = []; // example indices of the step on show
     this.pinned = null; // the example picked for the next step
+    this.options = { showTest: false, discretize: false }; // Playground's two toggles
+  }
+
+  /** Show the test points too; show the output as its class (sign) instead of its value. */
+  setOptions(options) {
+    this.options = { ...this.options, ...options };
+    this.schedule(true);
   }
 
   /** Ring the examples of the step on show; ring the one picked for the next step. */
@@ -52,6 +59,12 @@ export class BoundaryChart extends LiveChart {
     this.info = info;
     this.view = null;
     this.refresh(true);
+  }
+
+  /** Forget the session (it is about to be deleted): no request may name it any more. */
+  detach() {
+    this.session = null;
+    clearTimeout(this.fetchTimer);
   }
 
   /** Ask for fresh numbers (after a step, a fast-forward chunk, an undo or a reset). */
@@ -161,8 +174,8 @@ export class BoundaryChart extends LiveChart {
         traces.push({ type: "heatmap", x: grid.xs, y: grid.ys, z, zmin: -0.5, zmax: K - 0.5, colorscale: scale, opacity: 0.4, showscale: false, hoverinfo: "skip" });
       } else {
         const t = unitScale(this.info.output);
-        const z = out[0].map((row) => row.map((v) => t(v)));
-        traces.push({ type: "heatmap", x: grid.xs, y: grid.ys, z, zmin: -1, zmax: 1, zsmooth: "best", colorscale: divergingScale(), opacity: 0.75, showscale: false, hoverinfo: "skip" });
+        const z = out[0].map((row) => row.map((v) => (this.options.discretize ? Math.sign(t(v)) : t(v))));
+        traces.push({ type: "heatmap", x: grid.xs, y: grid.ys, z, zmin: -1, zmax: 1, zsmooth: this.options.discretize ? false : "best", colorscale: divergingScale(), opacity: 0.75, showscale: false, hoverinfo: "skip" });
         // the decision boundary: where the output crosses the middle of its range
         traces.push({ type: "contour", x: grid.xs, y: grid.ys, z, contours: { start: 0, end: 0, size: 1, coloring: "none" }, line: { color: "#111", width: this.present ? 3 : 2 }, showscale: false, hoverinfo: "skip" });
       }
@@ -170,6 +183,7 @@ export class BoundaryChart extends LiveChart {
       traces.push({ type: "scatter", mode: "lines", x: view.xs, y: view.ys, line: { color: "#111", width: this.present ? 4 : 3 }, name: "network's fit", hoverinfo: "skip" });
     }
     traces.push(this.points());
+    if (this.options.showTest) traces.push(this.testPoints());
     const ring = this.present ? 22 : 17;
     traces.push(this.rings(this.current, "#111", ring, "this step's examples"));
     traces.push(this.rings(this.pinned === null ? [] : [this.pinned], "#7c3aed", ring + 7, "next step's example"));
@@ -184,6 +198,26 @@ export class BoundaryChart extends LiveChart {
     });
     window.Plotly.react(this.div, traces, layout, PLOT_CONFIG);
     this.div.dataset.kind = view?.kind ?? "";
+    this.bindClicks();
+  }
+
+  /** The test points: open circles in their class's colour (not clickable). */
+  testPoints() {
+    const d = this.data;
+    const dim = d.x_train[0]?.length ?? 2;
+    const colour = (y) => (d.classes === 0 ? valueColor(y) : classColor(y, d.classes));
+    return {
+      type: "scatter",
+      mode: "markers",
+      x: d.x_test.map((p) => p[0]),
+      y: dim >= 2 ? d.x_test.map((p) => p[1]) : d.y_test,
+      marker: { size: this.present ? 9 : 7, symbol: "circle-open", color: d.y_test.map(colour), line: { width: 2 } },
+      hovertemplate: "test point<extra></extra>",
+      name: "test points",
+    };
+  }
+
+  bindClicks() {
     if (!this.bound) {
       this.bound = true;
       this.div.on("plotly_click", (event) => {

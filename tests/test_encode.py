@@ -19,7 +19,7 @@ from app.settings import Settings
 from tests.support import DIVERGING
 
 API = "/api/sessions"
-PER_LAYER = ("s", "x", "prime", "delta", "grad", "update", "weights")
+PER_LAYER = ("s", "x", "prime", "delta", "grad", "penalty_grad", "update", "weights")
 
 CASES = {
     "2-8-8-1, B = 1": {"layers": [2, 8, 8, 1]},
@@ -33,6 +33,11 @@ CASES = {
     # δ vanishes through 16 sigmoid layers: tiny numbers, written with exponents.
     "16 hidden layers": {"layers": [2] + [4] * 16 + [1], "activation": "sigmoid"},
     "regression": {"layers": [1, 6, 1], "output": "identity", "dataset": {"name": "sine"}},
+    "L2 penalty, features": {
+        "layers": [3, 4, 1],
+        "features": ["x1", "x2", "x1·x2"],
+        "regularization": {"kind": "l2", "strength": 0.01},
+    },
 }
 
 
@@ -45,7 +50,7 @@ def through_the_models(trace, state: dict) -> bytes:
     layers = [
         LayerOut(
             layer=l,
-            **{name: _listed(getattr(trace, name)[l - 1]) for name in PER_LAYER},
+            **{name: _listed(getattr(trace.layer(l), name)) for name in PER_LAYER},
             grad_norm=trace.grad_norm[l - 1],
             delta_mean_abs=trace.delta_mean_abs[l - 1],
             saturation=trace.saturation[l - 1],
@@ -59,6 +64,8 @@ def through_the_models(trace, state: dict) -> bytes:
         input=trace.input.tolist(),
         target=trace.target.tolist(),
         error=error,
+        penalty=trace.penalty,
+        total_error=trace.total_error if np.isfinite(trace.total_error) else None,
         learning_rate=trace.learning_rate,
         diverged=trace.diverged,
         message=trace.message,
@@ -94,7 +101,7 @@ def check(trace, state: dict) -> dict:
     assert [lay["layer"] for lay in doc["layers"]] == list(range(1, len(trace.s) + 1))
     for i, lay in enumerate(doc["layers"]):
         for name in PER_LAYER:
-            assert same_bits(lay[name], getattr(trace, name)[i]), (i, name)
+            assert same_bits(lay[name], getattr(trace.layer(i + 1), name)), (i, name)
         assert lay["grad_norm"] == trace.grad_norm[i]
         assert lay["delta_mean_abs"] == trace.delta_mean_abs[i]
         assert lay["saturation"] == trace.saturation[i]

@@ -1,7 +1,8 @@
 """Fast-forward (``run``) and full-trace steps (``step``) agree bit for bit, everywhere.
 
 The grid covers every hidden θ, every output θ with each loss it allows, depths 1, 3
-and 10, widths 1, 8 and 64 and batch sizes 1, 7 and 32, plus a diverging run.
+and 10, widths 1, 8 and 64 and batch sizes 1, 7 and 32, plus a diverging run, and runs
+with an L2 or L1 penalty.
 """
 
 from __future__ import annotations
@@ -80,3 +81,22 @@ def test_a_diverging_run_stops_where_step_refuses(hidden):
         np.testing.assert_array_equal(a, b)
         assert np.isfinite(a).all()
     assert refused[0].s == () and refused[0].weights == ()  # no per-layer numbers
+
+
+@pytest.mark.parametrize("kind", ["l2", "l1"])
+@pytest.mark.parametrize("batch", [1, 7])
+def test_run_and_step_agree_bit_for_bit_with_a_penalty(kind, batch):
+    ds = make_dataset("xor", n=60, seed=1)
+    cfg = Config(
+        (2, 8, 8, 1), "tanh", "tanh", "squared", learning_rate=0.05, batch_size=batch,
+        regularization=kind, reg_strength=0.01,
+    )  # fmt: skip
+    full, fast = Network(cfg, ds), Network(cfg, ds)
+    traces = [full.step() for _ in range(6)]
+    rec = fast.run(6)
+    for a, b in zip(full.weights, fast.weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(rec.error, [t.error for t in traces])
+    t = traces[-1]
+    for G, P, update in zip(t.grad, t.penalty_grad, t.update, strict=True):
+        np.testing.assert_array_equal(update, -0.05 * (G + P))

@@ -23,6 +23,7 @@ from app.settings import Settings
 from tests.support import running_server
 
 API = "/api/sessions"
+BOTH_STORES = True  # sessions in the process and in Redis (tests/conftest.py)
 WAIT = 10.0  # seconds any one event may take before the test fails
 
 
@@ -90,6 +91,14 @@ class EventStream:
     def ended(self) -> bool:
         self.thread.join(WAIT)
         return not self.thread.is_alive()
+
+
+@pytest.fixture
+def live_server(settings: Settings):
+    """A server of this test's own, with the test's store (the session-wide one keeps
+    sessions in the process)."""
+    with running_server(settings) as url:
+        yield url
 
 
 @pytest.fixture
@@ -356,10 +365,10 @@ def test_an_expired_session_ends_its_share(monkeypatch):
 def test_a_follower_of_a_run_that_expired_gets_one_status_and_one_sentence():
     """Expired between two looks: the first look (which finds it expired) and the next
     ones answer alike, while the share waits for the teacher's next run."""
-    with TestClient(create_app(Settings(session_ttl_seconds=1))) as client:
+    with TestClient(create_app(Settings(session_ttl_seconds=60))) as client:
         sid = new(client)
         token = share(client, sid)["token"]
-        client.app.state.store._sessions[sid].last_used -= 5  # idle past the expiry
+        client.app.state.store._sessions[sid].last_used -= 120  # idle past the expiry
         answers = [client.get(f"/api/follow/{token}") for _ in range(3)]
         answers += [client.get(f"/api/follow/{token}/dataset")]
         assert {r.status_code for r in answers} == {409}

@@ -2,16 +2,48 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
 from app.presets import PRESETS
-from app.schemas import CatalogueOut, DatasetInfoOut, OutputChoice, PresetOut
+from app.schemas import PresetOut
 from engine.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from engine.datasets import DATASETS
 from engine.init import INIT_SCHEMES
 from engine.losses import LOSSES, check_pair
 
 router = APIRouter(prefix="/api", tags=["catalogue"])
+
+
+class DatasetInfoOut(BaseModel):
+    name: str
+    description: str
+    dim: int
+    regression: bool
+    classes: int | None = Field(description="Fixed K, or null when it is a parameter.")
+    parameters: list[str]
+    labels: str
+
+
+class OutputChoice(BaseModel):
+    output: str = Field(description="θ of the output layer L.")
+    loss: str
+    encoding: Literal["pm1", "01", "index", "real"] = Field(
+        description="The labels this pair trains on (real with a regression dataset)."
+    )
+
+
+class CatalogueOut(BaseModel):
+    """Every choice a session config offers, so that a client need not hard-code them."""
+
+    activations: list[str] = Field(description="Hidden θ.")
+    outputs: list[OutputChoice] = Field(description="The (output θ, loss) pairs that train.")
+    losses: list[str]
+    init_schemes: list[str]
+    datasets: list[DatasetInfoOut]
+
 
 LABELS = (
     "Class labels follow the loss: y = ±1 for squared error with a tanh or identity "

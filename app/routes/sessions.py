@@ -8,6 +8,7 @@ other sessions nor races with its own.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import numpy as np
@@ -17,27 +18,17 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from app import budget
 from app.encode import TraceResponse, backward_document, forward_document, step_document
 from app.errors import ErrorOut
-from app.exceptions import Invalid, sentence
 from app.schemas import (
     BackwardOut,
     ConfigPatch,
     Curve,
     DatasetOut,
     ForwardOut,
-    GradcheckOut,
-    GradcheckRequest,
-    GridLayer,
-    GridOut,
     HistoryOut,
     IndicesRequest,
-    LayerCheckOut,
-    PredictLayer,
-    PredictOut,
-    PredictRequest,
     ResetRequest,
     SessionConfig,
     SessionOut,
-    Snapshot,
     State,
     StepOut,
     TrainOut,
@@ -45,10 +36,10 @@ from app.schemas import (
     WeightsRequest,
     progress_dict,
 )
-from app.sessions import Session, SessionStore
+from app.sessions import Session, Store
 from app.settings import Settings
+from app.snapshot import Snapshot
 from engine import StepTrace
-from engine.gradcheck import gradient_check
 
 BAD_BODY = {"model": ErrorOut, "description": "The body could not be read (not UTF-8 JSON)."}
 ERRORS = {
@@ -61,7 +52,7 @@ ERRORS = {
 router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=ERRORS)
 
 
-async def get_store(request: Request) -> SessionStore:
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
@@ -69,16 +60,19 @@ async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-Store = Annotated[SessionStore, Depends(get_store)]
+StoreDep = Annotated[Store, Depends(get_store)]
 Config = Annotated[Settings, Depends(get_settings)]
 SessionIdPath = Annotated[str, Path(description="The session id returned on creation.")]
 
 
-async def get_session(session_id: SessionIdPath, request: Request) -> Session:
-    return request.app.state.store.get(session_id)
+async def get_session(session_id: SessionIdPath, request: Request) -> AsyncIterator[Session]:
+    async with request.app.state.store.lease(session_id) as session:
+        yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the lease ends (a shared store has kept the session's new state)
+# before the answer is sent, so nothing answered is lost if the process dies next.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 async def compute(request: Request, fn, *args):
@@ -165,15 +159,15 @@ async def update(session: SessionDep) -> TraceResponse:
 
 # ------------------------------------------------------------------ lifecycle
 @router.post("", response_model=SessionOut, status_code=status.HTTP_201_CREATED)
-async def create_session(store: Store, config: SessionConfig | None = None) -> SessionOut:
+async def create_session(store: StoreDep, config: SessionConfig | None = None) -> SessionOut:
     """Create a session. Every field of the config has a default: ``{}`` works."""
-    return session_out(store.create(config or SessionConfig()))
+    return session_out(await store.add(config or SessionConfig()))
 
 
 @router.post("/import", response_model=SessionOut, status_code=status.HTTP_201_CREATED)
-async def import_session(store: Store, snapshot: Snapshot) -> SessionOut:
+async def import_session(store: StoreDep, snapshot: Snapshot) -> SessionOut:
     """A new session from an export: it continues exactly as the original would have."""
-    return session_out(store.restore(snapshot))
+    return session_out(await store.add_snapshot(snapshot))
 
 
 @router.get("/{session_id}", response_model=SessionOut)
@@ -185,15 +179,15 @@ async def read_session(session: SessionDep) -> SessionOut:
 
 @router.patch("/{session_id}", response_model=SessionOut)
 async def patch_session(session: SessionDep, patch: ConfigPatch) -> SessionOut:
-    """Change η or the batch size mid-run."""
+    """Change η, the batch size or the regularisation mid-run."""
     async with session.lock:
-        session.patch(patch.learning_rate, patch.batch_size)
+        session.patch(patch.learning_rate, patch.batch_size, patch.regularization)
         return session_out(session)
 
 
 @router.delete("/{session_id}", status_code=204, response_class=Response)
-async def delete_session(session_id: SessionIdPath, store: Store) -> Response:
-    store.delete(session_id)
+async def delete_session(session_id: SessionIdPath, store: StoreDep) -> Response:
+    await store.remove(session_id)
     return Response(status_code=204)
 
 
@@ -309,116 +303,6 @@ async def undo(session: SessionDep) -> SessionOut:
     async with session.lock:
         session.undo_last()
         return session_out(session)
-
-
-# ------------------------------------------------------------- evaluation
-@router.post("/{session_id}/predict", response_model=PredictOut)
-async def predict(session: SessionDep, body: PredictRequest, settings: Config) -> PredictOut:
-    """x(l) of every layer for any inputs, without changing the session."""
-    if len(body.inputs) > settings.max_samples:
-        raise Invalid(
-            f"{len(body.inputs)} inputs is above the limit of {settings.max_samples} "
-            "(BACKPROP_MAX_SAMPLES)."
-        )
-    units = sum(session.net.config.layers[1:])
-    size = len(body.inputs) * units * budget.JSON_FLOAT_BYTES
-    budget.check_response(size, f"x(l) of {len(body.inputs)} inputs", settings)
-    try:
-        xs = session.net.predict(body.inputs)
-    except ValueError as e:
-        raise Invalid(sentence(e)) from None
-    if not all(np.isfinite(x).all() for x in xs):
-        raise Invalid("The network's output is not finite for these inputs.")
-    return PredictOut(
-        layers=[PredictLayer(layer=l, x=x.tolist()) for l, x in enumerate(xs, 1)],
-        output=xs[-1].tolist(),
-    )
-
-
-@router.get("/{session_id}/grid", response_model=GridOut)
-async def grid(
-    request: Request,
-    session: SessionDep,
-    settings: Config,
-    resolution: Annotated[int, Query(ge=2, le=10_000, description="Points per axis.")] = 25,
-    digits: Annotated[int, Query(ge=1, le=17, description="Decimals kept per value.")] = 3,
-) -> GridOut:
-    """The output and every hidden unit's x over the input plane (2-D inputs only).
-
-    Values are rounded to ``digits`` decimals (default 3) to keep the response small:
-    the default for a 2-8-8-1 network is about 75 KB.
-    """
-    if resolution > settings.max_grid_resolution:
-        raise Invalid(
-            f"The grid resolution {resolution} is above the limit of "
-            f"{settings.max_grid_resolution} (BACKPROP_MAX_GRID_RESOLUTION)."
-        )
-    units = sum(session.net.config.layers[1:])
-    size = resolution**2 * units * (digits + 4)  # "-0.123," per value
-    budget.check_response(size, f"A grid of {resolution}² points for {units} units", settings)
-    async with session.lock:
-        try:
-            xs, ys, layers = await compute(request, session.net.grid, resolution)
-        except ValueError as e:
-            raise Invalid(sentence(e)) from None
-    if not all(np.isfinite(a).all() for a in layers):
-        raise Invalid("The network's output is not finite over the input plane.")
-    return GridOut(
-        resolution=resolution,
-        digits=digits,
-        xs=xs.tolist(),
-        ys=ys.tolist(),
-        layers=[
-            GridLayer(layer=l, x=np.round(np.moveaxis(a, 2, 0), digits).tolist())
-            for l, a in enumerate(layers, 1)
-        ],
-    )
-
-
-@router.post("/{session_id}/gradcheck", response_model=GradcheckOut)
-async def gradcheck(
-    request: Request, session: SessionDep, settings: Config, body: GradcheckRequest | None = None
-) -> GradcheckOut:
-    """Backprop's gradient against central differences, weight by weight.
-
-    Reports per layer the largest absolute difference and the largest difference
-    relative to the layer's largest gradient entry, with the passes and time each way
-    took: 2 forward passes per weight against one forward and one backward pass.
-    """
-    body = body or GradcheckRequest()
-    n_weights = sum(w.size for w in session.net.weights)
-    if n_weights > settings.max_gradcheck_weights:
-        raise Invalid(
-            f"The network has {n_weights} weights; the gradient check runs on at most "
-            f"{settings.max_gradcheck_weights} (BACKPROP_MAX_GRADCHECK_WEIGHTS)."
-        )
-    limit = settings.gradcheck_time_limit_seconds
-    async with session.lock:
-        session.check_indices(body.indices)
-        try:
-            check = await compute(
-                request, gradient_check, session.net, body.indices, body.epsilon, limit
-            )
-        except TimeoutError as e:
-            raise Invalid(
-                f"{sentence(e)[:-1]}, the limit (BACKPROP_GRADCHECK_TIME_LIMIT_SECONDS): "
-                "try a smaller network or batch."
-            ) from None
-    if not np.isfinite([c.max_abs_diff for c in check.layers]).all():
-        raise Invalid("The gradient is not finite at these weights: undo or reset first.")
-    return GradcheckOut(
-        indices=check.indices.tolist(),
-        epsilon=check.epsilon,
-        layers=[
-            LayerCheckOut(layer=c.layer, max_abs_diff=c.max_abs_diff, max_rel_diff=c.max_rel_diff)
-            for c in check.layers
-        ],
-        max_rel_diff=check.max_rel_diff,
-        backprop_passes=check.backprop_passes,
-        numerical_passes=check.numerical_passes,
-        backprop_seconds=check.backprop_seconds,
-        numerical_seconds=check.numerical_seconds,
-    )
 
 
 @router.get("/{session_id}/export", response_model=Snapshot)
