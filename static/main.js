@@ -229,7 +229,8 @@ async function resume() {
   if (!id) return { resumed: false, lost: null };
   try {
     const session = await api.read(id);
-    if (needsNewSession(completeConfig(session.config), page.config)) {
+    // the same run if the address bar would say the same (it holds every change)
+    if (writeSetup({ ...page, config: completeConfig(session.config) }) !== writeSetup(page)) {
       api.remove(id).catch(() => {});
       return { resumed: false, lost: null };
     }
