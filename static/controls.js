@@ -156,6 +156,8 @@ export class Controls {
     };
     const generated = catalogue.datasets.filter((d) => d.parameters.includes("n"));
     fill(dom.form.elements["dataset.name"], generated.map((d) => [d.name, d.regression ? `${d.name} (regression)` : d.name]));
+    // your own points are made on the data view (Edit points), not chosen here
+    dom.form.elements["dataset.name"].append(Object.assign(new Option("your own points", "custom"), { disabled: true }));
     fill(dom.form.elements.activation, catalogue.activations.map((a) => [a, words(a)]));
     fill(dom.form.elements.output, catalogue.outputs.map((o) => [`${o.output}/${o.loss}`, `${words(o.output)}, ${words(o.loss)}`]));
     fill(dom.form.elements["init.scheme"], catalogue.init_schemes.map((i) => [i, words(i)]));

@@ -24,7 +24,7 @@ import { NetworkView } from "./network.js";
 import { mountPanels } from "./networkpanel.js";
 import { StepPlayer } from "./player.js";
 import { createPractice } from "./practise.js";
-import { completeConfig, needsNewSession, readSetup, setPath, writeSetup } from "./setup.js";
+import { apiConfig, completeConfig, needsNewSession, readSetup, setPath, writeSetup } from "./setup.js";
 import { mountShareButton } from "./share.js";
 import { afterPaint } from "./plotcard.js";
 import { StepChart } from "./stepchart.js";
@@ -62,7 +62,12 @@ mountProgress({ closable: true });
 mountPanels();
 const network = new NetworkView($("#network"), { canvas: $("#network-edges"), onSelect: (s) => select(s) });
 const formula = new FormulaPanel($("#formula"));
-const dataView = new DataView($("#data-view"), { onPick: (i) => pick(i) });
+const dataView = new DataView($("#data-view"), {
+  onPick: (i) => pick(i),
+  // your own points: the run starts again on them (the URL carries them)
+  onEdit: (dataset) => changeSetup({ dataset }),
+  tools: $("#data-tools"),
+});
 const chart = new GradientChart($("#chart-grad"));
 const stepChart = new StepChart($("#chart-step"), $("#step-note"));
 const errorChart = new ErrorChart($("#chart-error"));
@@ -177,7 +182,8 @@ async function handle(error) {
 }
 
 // ------------------------------------------------------------------ sessions
-const dataDim = (config) => controls.dataset(config.dataset.name)?.dim ?? config.layers[0];
+const dataDim = (config) =>
+  config.dataset.name === "custom" ? config.dataset.points[0].length : controls.dataset(config.dataset.name)?.dim ?? config.layers[0];
 
 /** Layer sizes consistent with the data and the output (d(0) and d(L) are not free). */
 function consistentLayers(config, hidden = config.layers.slice(1, -1)) {
@@ -186,7 +192,7 @@ function consistentLayers(config, hidden = config.layers.slice(1, -1)) {
 }
 
 async function startSession(config) {
-  await showSession(await api.create(config));
+  await showSession(await api.create(apiConfig(config)));
 }
 
 /** Show a session: a new one, the one this tab had before a reload, or an imported run. */
@@ -287,7 +293,7 @@ async function changeSetup(change) {
   while (page.busy || page.fastForwarding) await new Promise((resolve) => setTimeout(resolve, 20));
   let next = page.config;
   for (const [path, value] of Object.entries(change)) if (path !== "hidden") next = setPath(next, path, value);
-  const shape = ["hidden", "dataset.name", "output", "dataset.classes"].some((k) => k in change);
+  const shape = ["hidden", "dataset", "dataset.name", "output", "dataset.classes"].some((k) => k in change);
   if (shape) next = { ...next, layers: consistentLayers(next, change.hidden ?? page.config.layers.slice(1, -1)) };
   controls.showPreset(null);
   if (needsNewSession(page.config, next)) {

@@ -391,3 +391,51 @@ def test_a_run_exported_to_a_file_comes_back(page, tmp_path):
     page.wait_for_function(
         "() => document.querySelector('#message-text').textContent.includes('run.json: step 2')"
     )
+
+
+# ------------------------------------------------------------------- your own data
+def click_plane(page, fx: float, fy: float) -> None:
+    """Click the data view's plane at a fraction of its width and height."""
+    box = page.locator("#data-view .plane").bounding_box()
+    page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+
+
+def custom_points(page) -> int:
+    return page.evaluate(
+        "() => { const d = backpropLab.page.session.config.dataset;"
+        " return d.name === 'custom' && !backpropLab.page.busy ? d.points.length : -1; }"
+    )
+
+
+def test_your_own_points_make_a_new_run_with_a_shareable_link(page):
+    page.set_viewport_size({"width": 1280, "height": 800})
+    wait_ready(page, "?speed=0&layers=2-3-1")
+    page.click("#data-edit")
+    view = page.locator("#data-view").bounding_box()
+    assert view["height"] >= 280 and view["width"] >= 280, view  # large enough to aim at
+    page.click("#data-clear")
+    assert "at least two" in page.text_content("#data-edit-note")
+    page.select_option("#data-class", "0")
+    click_plane(page, 0.2, 0.2)
+    click_plane(page, 0.25, 0.8)
+    page.select_option("#data-class", "1")
+    click_plane(page, 0.8, 0.2)
+    page.wait_for_function("() => backpropLab.page.session.config.dataset.name === 'custom'")
+    page.wait_for_function("() => backpropLab.page.session.config.dataset.points.length === 3")
+    assert page.evaluate("backpropLab.page.session.config.dataset.labels") == [0, 0, 1]
+    click_plane(page, 0.2, 0.2)  # on a point: removes it
+    page.wait_for_function("() => backpropLab.page.session.config.dataset.points.length === 2")
+    assert page.evaluate("backpropLab.page.session.config.dataset.labels") == [0, 1]
+    page.click("#data-edit")  # done
+    page.keyboard.press("Space")
+    wait_step_done(page, 1)
+    points = page.evaluate("backpropLab.page.session.config.dataset.points")
+    link = page.evaluate("location.href")
+    assert "dataset.name=custom" in link and "dataset.points=" in link
+    # the link opens the same points in another tab
+    other = page.context.new_page()
+    other.goto(link)
+    other.wait_for_selector("body[data-ready=true]")
+    assert other.evaluate("backpropLab.page.session.config.dataset.points") == points
+    assert other.text_content("#step-counter") == "0"
+    other.close()
