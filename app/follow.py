@@ -125,8 +125,31 @@ class FollowHub:
             share = Share(secrets.token_urlsafe(24), session.id, base_url)  # 192 bits
             self._by_token[share.token] = share
             self._by_session[session.id] = share
+            self._seed(share, session)
         share.base_url = base_url
         return share
+
+    def _seed(self, share: Share, session: Session) -> None:
+        """The step on show when sharing starts (the teacher may have stepped before
+        sharing): a follower who joins sees it at once, in the teacher's beat."""
+        frame: list[str] = []
+
+        def event(kind: str, document: Any) -> str:
+            return f'{{"seq":{share.seq},"kind":"{kind}","trace":{dumps(document).decode()}}}'
+
+        if session.pending is not None:
+            fwd, bwd = session.pending, session.pending_backward
+            frame.append(event("forward", forward_document(fwd, "")))
+            if bwd is not None:
+                frame.append(event("backward", backward_document(fwd.step, bwd, "")))
+            share.record(
+                StepNumbers.pending(fwd, bwd or session.net.backward(fwd), session.net.weights)
+            )
+        elif (trace := session.current_trace()) is not None:
+            progress = progress_dict(session.net, session.phase, len(session.undo))
+            frame.append(event("step", step_document(trace, progress)))
+            share.record(StepNumbers.done(trace, None))
+        share.frame = frame
 
     def _continue(self, session: Session, old_id: str) -> Share | None:
         """Move the share of ``old_id`` (the teacher's previous setup) to ``session``."""

@@ -61,6 +61,7 @@ export const api = {
 
   create: (config) => request("POST", "/api/sessions", config),
   read: (id) => request("GET", session(id)),
+  importRun: (snapshot) => request("POST", "/api/sessions/import", snapshot),
   patch: (id, changes) => request("PATCH", session(id), changes),
   reset: (id, seed) => request("POST", session(id, "/reset"), seed === undefined ? {} : { seed }),
   remove: (id) => request("DELETE", session(id)),

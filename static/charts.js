@@ -4,8 +4,8 @@
 // Points come from step traces as they happen and from GET …/history (after a
 // fast-forward, an undo or a reload); drawing is throttled so Play stays fast.
 
-import { layerColor } from "./colors.js";
-import { decadeTick, LiveChart, niceStep, PLOT_CONFIG, emptyNote } from "./plotcard.js";
+import { layerColor, paintLayerRamp } from "./colors.js";
+import { LiveChart, logAxis, niceStep, PLOT_CONFIG, emptyNote } from "./plotcard.js";
 
 const MAX_POINTS = 4000;
 
@@ -24,6 +24,12 @@ export class GradientChart extends LiveChart {
 
   reset(depth) {
     this.depth = depth;
+    // beyond 8 layers plotly's legend would take the chart: a colour ramp instead
+    const legend = document.querySelector("#grad-legend");
+    if (legend) {
+      legend.hidden = depth <= 8;
+      paintLayerRamp(legend.querySelector(".key-ramp"), legend.querySelector(".ramp-last"), depth);
+    }
     this.steps = [];
     this.norms = Array.from({ length: depth }, () => []);
     this.deltas = Array.from({ length: depth }, () => []);
@@ -112,7 +118,6 @@ export class GradientChart extends LiveChart {
       marker: { size: 5 },
       hovertemplate: `layer ${l + 1}, step %{x}: %{y:.3g}<extra></extra>`,
     }));
-    const dtick = decadeTick(this.series());
     const layout = this.baseLayout({
       showlegend: this.depth <= 8,
       legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: font - 1 } },
@@ -131,8 +136,8 @@ export class GradientChart extends LiveChart {
         title: { text: symbol, standoff: 4 },
         gridcolor: "#e5e5e5",
         exponentformat: "power",
-        // whole decades only (a chart for the back row), some apart
-        ...(dtick ? { dtick, autorange: true } : { range: [-3, 1], dtick: 1 }),
+        // whole decades only (a chart for the back row), some apart, at least two
+        ...logAxis(this.series()),
       },
       datarevision: (this.revision += 1),
       annotations: this.steps.length ? [] : [emptyNote("No steps yet", font)],

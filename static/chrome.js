@@ -44,6 +44,20 @@ export function say(text, kind = "error") {
   layoutChrome();
 }
 
+/** A sentence with a button that does something about it (one click, then quiet). */
+export function offer(text, label, action) {
+  say(text, "info");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.id = "message-action";
+  button.textContent = label;
+  button.addEventListener("click", () => {
+    quiet();
+    action();
+  });
+  $("#message-text").append(" ", button);
+}
+
 export function quiet() {
   if ($("#message").hidden) return;
   $("#message").hidden = true;

@@ -92,6 +92,15 @@ export function layerColor(l, depth) {
   return rgb(lerpStops(ORDERED, t));
 }
 
+/** A legend for the layers' colours at any depth: a ramp from layer 1 to layer `depth`. */
+export function paintLayerRamp(ramp, last, depth) {
+  const n = Math.max(depth, 2);
+  const stops = Array.from({ length: n }, (_, l) => layerColor(l + 1, n));
+  ramp.style.background = `linear-gradient(to right, ${stops.join(", ")})`;
+  ramp.title = `layer 1 (dark) … layer ${n} (light)`;
+  last.textContent = String(n);
+}
+
 /** The values at the two ends of the unit colour scale for θ (see unitScale). */
 export function scaleEnds(activation) {
   if (activation === "tanh") return ["−1", "+1"];

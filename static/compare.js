@@ -7,7 +7,7 @@
 
 import { api, ApiError } from "./api.js";
 import { $ } from "./dom.js";
-import { num } from "./format.js";
+import { num, percent } from "./format.js";
 import { CompareCharts } from "./comparecharts.js";
 
 const CHUNK = 250; // steps per /train call while fast-forwarding
@@ -24,6 +24,9 @@ const TANH_DEEP = [2, 8, 8, 8, 8, 8, 1];
 const PAIRS = {
   "sigmoid-relu": {
     presets: ["vanishing-sigmoid", "deep-relu"],
+    // the hidden θ is what differs: the output and its loss must not, or the errors
+    // are on two scales (a sigmoid output's 0/1 targets against tanh's ±1)
+    same: { output: "tanh", loss: "squared" },
     names: ["sigmoid", "ReLU"],
     caption:
       "Same 10 hidden layers, same examples. Sigmoid's θ′ ≤ 1/4 shrinks δ at every layer: its bars fall by decades towards layer 1, ReLU's stay level.",
@@ -73,6 +76,7 @@ $(".cmp-runs").insertAdjacentHTML(
           <div><dt>example used</dt><dd class="run-example">–</dd></div>
           <div><dt>error on it</dt><dd class="run-error">–</dd></div>
           <div><dt>training error</dt><dd class="run-train">–</dd></div>
+          <div><dt>accuracy</dt><dd class="run-accuracy">–</dd></div>
         </dl>
       </article>`,
     )
@@ -96,7 +100,7 @@ async function configsOf(pairKey) {
     configs = pair.presets.map((name) => {
       const preset = presets.find((p) => p.name === name);
       if (!preset) throw new ApiError(404, `The server has no preset called “${name}”.`);
-      return { ...preset.config };
+      return { ...preset.config, ...pair.same };
     });
   } else {
     configs = pair.configs.map((c) => ({ ...pair.common, ...c }));
@@ -123,6 +127,7 @@ function newRun(key, session, name) {
     err: [],
     trainSteps: [session.state.step],
     train: [session.state.train_error],
+    accuracy: session.state.train_accuracy,
     last: null, // the latest /step answer
   };
 }
@@ -201,6 +206,7 @@ function record(run, steps, gradNorms, errors) {
 
 function noteTrain(run, state) {
   run.step = state.step;
+  if (state.train_accuracy !== undefined) run.accuracy = state.train_accuracy;
   if (state.train_error !== null && state.train_error !== undefined) {
     run.trainSteps.push(state.step);
     run.train.push(state.train_error);
@@ -344,6 +350,7 @@ function renderRuns() {
     card.querySelector(".run-example").textContent = run.last ? `#${run.last.indices.join(", #")}` : "–";
     card.querySelector(".run-error").textContent = run.last ? num(run.last.error) : "–";
     card.querySelector(".run-train").textContent = num(run.train.at(-1));
+    card.querySelector(".run-accuracy").textContent = percent(run.accuracy);
   });
 }
 

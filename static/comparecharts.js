@@ -2,10 +2,11 @@
 // runs, this step's ‖G(l)‖ as grouped bars, and the error. They read the page's runs
 // and use the shared chart layout and ticks (plotcard.js).
 
-import { layerColor } from "./colors.js";
+import { layerColor, paintLayerRamp } from "./colors.js";
 import { $ } from "./dom.js";
-import { decadeTick, emptyNote, niceStep, PLOT_CONFIG, plotLayout } from "./plotcard.js";
+import { emptyNote, logAxis, niceStep, PLOT_CONFIG, plotLayout } from "./plotcard.js";
 
+const LOSS_WORDS = { squared: "squared error", cross_entropy: "cross-entropy" };
 const RUN_COLOR = { a: "#0072B2", b: "#D55E00" }; // Okabe & Ito: blue and vermilion
 
 export class CompareCharts {
@@ -40,10 +41,9 @@ export class CompareCharts {
     });
   }
 
-  /** Whole decades on a log axis, at most about seven labels (readable from the back row). */
+  /** Whole decades on a log axis: at least two labels, at most about seven. */
   decades(layout, series) {
-    const dtick = decadeTick(series, 7);
-    if (dtick) layout.yaxis.dtick = dtick;
+    Object.assign(layout.yaxis, logAxis(series, 7));
   }
 
   drawLines() {
@@ -122,6 +122,16 @@ export class CompareCharts {
       });
     }
     const layout = this.baseLayout("error", "linear");
+    // two losses are two scales: B gets an axis of its own, and the chart says why
+    const [a, b] = this.page.runs;
+    if (a && b && a.config.loss !== b.config.loss) {
+      const loss = (run) => LOSS_WORDS[run.config.loss] ?? run.config.loss;
+      traces.filter((_, n) => n >= 2).forEach((t) => (t.yaxis = "y2"));
+      layout.yaxis.title.text = `A: ${loss(a)}`;
+      layout.yaxis2 = { ...layout.yaxis, title: { text: `B: ${loss(b)}`, standoff: 6 }, overlaying: "y", side: "right", showgrid: false };
+      layout.margin = { ...layout.margin, r: 70 };
+      layout.annotations = [{ x: 0, y: 1.02, xref: "paper", yref: "paper", yanchor: "bottom", xanchor: "left", showarrow: false, text: "Different losses: the two errors are on different scales (left A, right B)", font: { size: this.fontSize() - 1, color: "#8a5a00" } }];
+    }
     window.Plotly.react($("#chart-error"), traces, layout, PLOT_CONFIG);
   }
 
@@ -133,11 +143,6 @@ export class CompareCharts {
   }
 
   paintRamp() {
-    const depth = Math.max(this.page.depth, 2);
-    const stops = Array.from({ length: depth }, (_, l) => layerColor(l + 1, depth));
-    const ramp = $("#layer-ramp");
-    ramp.style.background = `linear-gradient(to right, ${stops.join(", ")})`;
-    ramp.title = `layer 1 (dark) … layer ${depth} (light)`;
-    $("#layer-last").textContent = String(depth);
+    paintLayerRamp($("#layer-ramp"), $("#layer-last"), this.page.depth);
   }
 }

@@ -3,7 +3,7 @@
 // Each control reports what the user asked for through `actions`; reflect() shows the
 // page's state back (which buttons can be pressed now, Play vs Pause, the counter).
 
-import { showProgress } from "./chrome.js";
+import { say, showProgress } from "./chrome.js";
 import { $, setText } from "./dom.js";
 import { ExerciseChooser } from "./exercise.js";
 import { SPEEDS } from "./player.js";
@@ -113,6 +113,11 @@ export class Controls {
       }
     });
     document.addEventListener("keydown", (event) => this.key(event));
+    // A menu keeps the keyboard after a choice (Space would open it again, F would
+    // choose by letter): once chosen, the keyboard goes back to the shortcuts.
+    document.addEventListener("change", (event) => {
+      if (event.target.matches?.("select")) event.target.blur();
+    });
   }
 
   // ----------------------------------------------------------------- keyboard
@@ -151,6 +156,8 @@ export class Controls {
     };
     const generated = catalogue.datasets.filter((d) => d.parameters.includes("n"));
     fill(dom.form.elements["dataset.name"], generated.map((d) => [d.name, d.regression ? `${d.name} (regression)` : d.name]));
+    // your own points are made on the data view (Edit points), not chosen here
+    dom.form.elements["dataset.name"].append(Object.assign(new Option("your own points", "custom"), { disabled: true }));
     fill(dom.form.elements.activation, catalogue.activations.map((a) => [a, words(a)]));
     fill(dom.form.elements.output, catalogue.outputs.map((o) => [`${o.output}/${o.loss}`, `${words(o.output)}, ${words(o.loss)}`]));
     fill(dom.form.elements["init.scheme"], catalogue.init_schemes.map((i) => [i, words(i)]));
@@ -158,6 +165,7 @@ export class Controls {
 
   /** Show a setup ({config, view}) in the form, the sliders and the architecture editor. */
   fillSetup({ config, view }, dataDim) {
+    this.config = config;
     for (const field of dom.form.elements) {
       // never overwrite what the user is typing (a session may land mid-edit)
       if (!field.name || field.name === "output" || field === document.activeElement) continue;
@@ -199,9 +207,17 @@ export class Controls {
     if (field.type === "number") {
       if (value === "") value = field.name === "dataset.classes" ? null : NaN;
       else value = Number(value);
-      if (Number.isNaN(value)) return;
+      if (Number.isNaN(value)) return this.restore(field);
     }
     this.actions.changeSetup({ [field.name]: value });
+  }
+
+  /** A blank or unreadable number: the field shows the run's value again, and says so. */
+  restore(field) {
+    const kept = this.config ? getPath(this.config, field.name) : undefined;
+    field.value = kept === undefined || kept === null ? "" : String(kept);
+    const name = field.labels?.[0]?.firstChild?.textContent.trim() || field.name;
+    say(`The ${name} must be a number: it stays ${field.value}.`, "info");
   }
 
   // ------------------------------------------------------ architecture editor

@@ -13,25 +13,113 @@ function el(name, attrs = {}, parent = null) {
   return node;
 }
 
+const EDIT_MS = 600; // after the last click, the run starts again on the points
+const MAX_POINTS = 300; // a link carries them all
+
 export class DataView {
-  constructor(svg, { onPick = () => {} } = {}) {
+  /**
+   * onPick(index): a click on a point (the next step uses it). With `tools` (an element
+   * for the editing controls) and onEdit(dataset): your own points — click to add one
+   * of the chosen class (1-D regression: at the clicked target y), click a point to
+   * remove it; onEdit gets the API's custom data set.
+   */
+  constructor(svg, { onPick = () => {}, onEdit = null, tools = null } = {}) {
     this.svg = svg;
     this.onPick = onPick;
+    this.onEdit = onEdit;
     this.data = null;
     this.current = [];
     this.pinned = null;
+    this.editing = false;
     // The nearest training point within reach of the click: points are small and
     // overlap, and a lecturer clicks from the side of the room.
     svg.addEventListener("click", (event) => {
+      if (this.editing) return this.edit(event);
       const index = this.nearest(event.clientX, event.clientY, 14);
       if (index !== null) this.onPick(index);
+      return undefined;
     });
     new ResizeObserver(() => this.draw()).observe(svg);
+    if (tools && onEdit) this.mountTools(tools);
   }
 
   setData(data) {
     this.data = data;
     this.draw();
+  }
+
+  // ------------------------------------------------------------ your own points
+  mountTools(tools) {
+    const button = (id, text, title) => Object.assign(document.createElement("button"), { type: "button", id, textContent: text, title });
+    this.editButton = button("data-edit", "Edit points", "Click the plane to add points, click a point to remove it");
+    this.editButton.setAttribute("aria-pressed", "false");
+    this.classPicker = Object.assign(document.createElement("select"), { id: "data-class", hidden: true });
+    this.classPicker.setAttribute("aria-label", "class of the points you add");
+    this.clearButton = button("data-clear", "Clear", "Remove every point");
+    this.clearButton.hidden = true;
+    this.editNote = Object.assign(document.createElement("span"), { className: "hint", id: "data-edit-note" });
+    tools.append(this.editButton, this.classPicker, this.clearButton, this.editNote);
+    this.editButton.addEventListener("click", () => this.setEditing(!this.editing));
+    this.clearButton.addEventListener("click", () => this.changePoints([], []));
+  }
+
+  setEditing(on) {
+    this.editing = on;
+    document.body.classList.toggle("editing-data", on);
+    this.editButton.setAttribute("aria-pressed", String(on));
+    this.editButton.textContent = on ? "Done" : "Edit points";
+    this.classPicker.hidden = this.clearButton.hidden = !on;
+    const d = this.data;
+    const regression = d && d.classes === 0;
+    const classes = Math.max(2, d?.classes ?? 2);
+    this.classPicker.replaceChildren(...Array.from({ length: classes }, (_, k) => new Option(`add class ${k}`, String(k))));
+    this.classPicker.hidden ||= regression;
+    this.editNote.textContent = !on ? "" : regression ? "click: a point at that x and target y · click a point: remove it" : "click: add a point · click a point: remove it";
+    this.frozen = null;
+    this.draw();
+  }
+
+  /** Every point with its label: the training and the test points (a custom set is all training). */
+  allPoints() {
+    const d = this.data;
+    return { points: [...d.x_train, ...d.x_test].map((p) => [...p]), labels: [...d.y_train, ...d.y_test] };
+  }
+
+  edit(event) {
+    const d = this.data;
+    if (!d || !this.unmap) return;
+    let { points, labels } = this.allPoints();
+    const index = this.nearest(event.clientX, event.clientY, 10, true);
+    if (index !== null) {
+      points = points.filter((_, n) => n !== index);
+      labels = labels.filter((_, n) => n !== index);
+    } else {
+      if (points.length >= MAX_POINTS) {
+        this.editNote.textContent = `at most ${MAX_POINTS} points`;
+        return;
+      }
+      const [a, b] = this.unmap(event.clientX, event.clientY).map((v) => Math.round(v * 1000) / 1000);
+      const regression = d.classes === 0;
+      points.push(regression ? [a] : [a, b]);
+      labels.push(regression ? b : Number(this.classPicker.value));
+    }
+    this.changePoints(points, labels);
+  }
+
+  /** Show the points at once; the run starts again on them once the clicks pause. */
+  changePoints(points, labels) {
+    const regression = this.data.classes === 0;
+    const dim = points[0]?.length ?? this.data.x_train[0]?.length ?? 2;
+    const empty = Array.from({ length: 0 }, () => Array(dim).fill(0));
+    this.data = { ...this.data, x_train: points, y_train: labels, x_test: empty, y_test: [] };
+    this.draw();
+    clearTimeout(this.editTimer);
+    if (points.length < 2) {
+      this.editNote.textContent = "add at least two points";
+      return;
+    }
+    this.editNote.textContent = `${points.length} points`;
+    this.editTimer = setTimeout(() => this.onEdit({ name: "custom", points, labels, regression, test_ratio: 0, seed: 0 }), EDIT_MS);
   }
 
   /** Coordinates of every point: (x₁, x₂), or (x, y) for 1-D regression. */
@@ -59,13 +147,23 @@ export class DataView {
       y0 = Math.min(y0, b);
       y1 = Math.max(y1, b);
     }
-    // the same scale on both axes, so the plane is not distorted
-    const span = Math.max(x1 - x0, y1 - y0, 1e-9) * 1.08;
-    const cx = (x0 + x1) / 2;
-    const cy = (y0 + y1) / 2;
+    if (!all.length) [x0, x1, y0, y1] = [-1, 1, -1, 1];
+    // the same scale on both axes, so the plane is not distorted; while points are
+    // edited the plane stays put (and leaves room around them to add more)
+    const frame = this.frozen ?? {
+      span: Math.max(x1 - x0, y1 - y0, 1e-9) * (this.editing ? 1.5 : 1.08),
+      cx: (x0 + x1) / 2,
+      cy: (y0 + y1) / 2,
+    };
+    if (this.editing) this.frozen = frame;
+    const { span, cx, cy } = frame;
     const left = (width - size) / 2;
     const topY = (height - size) / 2;
     this.map = (a, b) => [left + ((a - cx) / span + 0.5) * size, topY + (0.5 - (b - cy) / span) * size];
+    this.unmap = (clientX, clientY) => {
+      const q = this.toSvg(clientX, clientY);
+      return [cx + ((q.x - left) / size - 0.5) * span, cy + (0.5 - (q.y - topY) / size) * span];
+    };
     el("rect", { class: "plane", x: left, y: topY, width: size, height: size }, this.svg);
     const [ox, oy] = this.map(0, 0);
     if (ox > left && ox < left + size) el("line", { class: "axis", x1: ox, x2: ox, y1: topY, y2: topY + size }, this.svg);
@@ -91,15 +189,21 @@ export class DataView {
     this.paintMarks();
   }
 
-  nearest(clientX, clientY, reach) {
-    if (!this.points) return null;
+  toSvg(clientX, clientY) {
     const p = this.svg.createSVGPoint();
     p.x = clientX;
     p.y = clientY;
-    const q = p.matrixTransform(this.svg.getScreenCTM().inverse());
+    return p.matrixTransform(this.svg.getScreenCTM().inverse());
+  }
+
+  /** The training point (or with `all`, any point: train, then test) within reach. */
+  nearest(clientX, clientY, reach, all = false) {
+    if (!this.points) return null;
+    const q = this.toSvg(clientX, clientY);
     let best = null;
     let bestD = reach;
-    this.points.forEach((c, n) => {
+    const circles = all ? [...this.points, ...this.svg.querySelectorAll(".test-point")] : this.points;
+    circles.forEach((c, n) => {
       const d = Math.hypot(Number(c.getAttribute("cx")) - q.x, Number(c.getAttribute("cy")) - q.y);
       if (d < bestD) {
         bestD = d;

@@ -3,7 +3,7 @@
 // no unit label and no other Δw label. Ids dw-l-i-j, as the lines' link-l-i-j.
 
 import { NEGATIVE, POSITIVE } from "./colors.js";
-import { num } from "./format.js";
+import { num, textEm } from "./format.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const LABEL_ALL = 24; // up to this many lines in all, every line carries its Δw …
@@ -49,26 +49,33 @@ export class EdgeLabels {
         for (const t of row) t.textContent = "";
   }
 
-  /** Boxes a Δw label must not cover: units, their rings and their s and δ labels. */
   layout(k, labelShift) {
-    const v = this.view;
     this.font = 14 * k;
-    this.boxes = [];
+    this.labelShift = labelShift;
+  }
+
+  /** Boxes a Δw label must not cover: units, their rings and their s and δ labels as
+   * they are written now (a long number, 1.6×10⁶⁵, takes more room). */
+  obstacles() {
+    const v = this.view;
+    const boxes = [];
     for (let l = 0; l <= v.depth; l += 1) {
       const r = v.radius[l];
-      v.positions[l].forEach((y) => {
+      v.positions[l].forEach((y, j) => {
         if (y === null) return;
         const x = v.xs[l];
-        this.boxes.push({ x0: x - r * 1.35, x1: x + r * 1.35, y0: y - r * 1.35, y1: y + r * 1.35 });
-        if (v.detail[l] !== "full") return;
+        boxes.push({ x0: x - r * 1.35, x1: x + r * 1.35, y0: y - r * 1.35, y1: y + r * 1.35 });
+        const g = v.units[l][j];
+        if (v.detail[l] !== "full" || !g) return;
         const f = v.labelFont;
-        const wide = 5.6 * f; // "s = −0.123"
-        // digits: cap height about 0.75 of the font size, no descenders
-        const shift = r * labelShift;
-        this.boxes.push({ x0: x - r * 1.3 - 6 - wide, x1: x, y0: y - shift - 0.8 * f, y1: y - shift + 1 });
-        this.boxes.push({ x0: x, x1: x + r * 1.3 + 6 + wide, y0: y + shift - 1, y1: y + shift + 0.8 * f });
+        const wide = (label) => (label?.textContent ? textEm(label.textContent) * parseFloat(label.style.fontSize || f) : 0);
+        // digits about 0.75 of the font size high, an exponent up to 0.95, no descenders
+        const shift = r * this.labelShift;
+        boxes.push({ x0: x - r * 1.3 - 6 - wide(g.sLabel), x1: x, y0: y - shift - 0.95 * f, y1: y - shift + 2 });
+        boxes.push({ x0: x, x1: x + r * 1.3 + 6 + wide(g.dLabel), y0: y + shift - 2, y1: y + shift + 0.95 * f });
       });
     }
+    return boxes;
   }
 
   /** The lines that carry Δw: all of a small network, else those of the selection. */
@@ -91,7 +98,7 @@ export class EdgeLabels {
   /** Write Δw = frame's update on the labelled lines. */
   paint(frame, selection) {
     this.clear();
-    const taken = [...(this.boxes ?? [])];
+    const taken = this.obstacles();
     for (const [l, i, j] of this.labelled(selection)) {
       const dw = frame.layers[l - 1]?.update?.[i]?.[j - 1];
       // an exact 0 (a ReLU that was off) leaves its line as it was: no label
@@ -108,8 +115,8 @@ export class EdgeLabels {
   place(label, text, l, i, j, taken) {
     const v = this.view;
     const font = this.font;
-    const w = 0.6 * font * text.length + 2; // bold digits are about 0.6 em wide
-    const h = font * 0.85; // digits and minus: no descenders
+    const w = textEm(text) * font + 2;
+    const h = font * 1.05; // digits and an exponent: no descenders
     const [x1, x2] = [v.xs[l - 1], v.xs[l]];
     const [y1, y2] = [v.positions[l - 1][i], v.positions[l][j]];
     const box = (t) => {
@@ -123,7 +130,7 @@ export class EdgeLabels {
     const b = box(t);
     taken.push(b);
     label.setAttribute("x", b.cx);
-    label.setAttribute("y", b.cy + font * 0.35);
+    label.setAttribute("y", b.cy + font * 0.4);
     label.style.fontSize = `${font}px`;
     return true;
   }

@@ -1,4 +1,5 @@
-// Export links: the step on show (JSON, CSV), the history (CSV) and a report (HTML).
+// Export links: the step on show (JSON, CSV), the history (CSV), a report (HTML) and
+// the run itself (a snapshot file: "Open a run" on the page imports it again).
 // Plain downloads from the API; the step's links are off when there is no full step
 // at the current weights (the API would answer 409).
 
@@ -7,6 +8,7 @@ const LINKS = [
   ["trace.csv", "this step (CSV)", null, true],
   ["history.csv", "history (CSV)", null, false],
   ["report.html", "report (HTML)", null, false],
+  ["export", "the whole run (snapshot)", "backprop-lab-run.json", false],
 ];
 
 export class ExportLinks {

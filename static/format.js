@@ -33,6 +33,17 @@ export function signed(value, decimals = 3) {
   return text.startsWith(MINUS) ? `${MINUS} ${text.slice(1)}` : `+ ${text}`;
 }
 
+/** About how wide `text` sets, in em of a bold sans-serif face (DejaVu Sans Bold's
+ * widths, a little generous): labels are fitted and kept apart with this, as measuring
+ * each label would cost a layout. */
+export function textEm(text) {
+  let em = 0;
+  for (const c of text) em += EM[c] ?? (c >= "0" && c <= "9" ? 0.7 : c in SUPER_EM ? 0.45 : 0.65);
+  return em;
+}
+const EM = { " ": 0.35, ".": 0.38, ",": 0.38, "=": 0.84, [MINUS]: 0.84, "+": 0.84, "×": 0.84, "(": 0.46, ")": 0.46 };
+const SUPER_EM = Object.fromEntries(Object.values(SUPERSCRIPT).map((c) => [c, true]));
+
 /** Full precision for tooltips and data attributes. */
 export function exact(value) {
   return value === null || value === undefined ? "" : String(value);

@@ -84,6 +84,33 @@ function block(title, lines, note = "") {
   }</section>`;
 }
 
+/**
+ * An equation wider than the panel (long numbers: 1.6×10⁶⁵) is cut into pieces before
+ * each top-level =, + or −, which then wrap like words instead of being cut off.
+ */
+function wrapLong(root) {
+  for (const eq of root.querySelectorAll(".eq")) {
+    if (eq.scrollWidth <= eq.clientWidth + 1) continue;
+    let top = eq.querySelector("math");
+    while (top && top.children.length === 1) top = top.firstElementChild;
+    if (!top) continue;
+    const pieces = [[]];
+    for (const child of [...top.children]) {
+      if (child.localName === "mo" && /^[=+−]$/.test(child.textContent) && pieces.at(-1).length) pieces.push([]);
+      pieces.at(-1).push(child);
+    }
+    const maths = pieces.map((parts) => {
+      const math = document.createElementNS(MATHML, "math");
+      math.append(document.createElementNS(MATHML, "mrow"));
+      math.firstChild.append(...parts);
+      return math;
+    });
+    eq.replaceChildren(...maths.flatMap((m) => [m, " "]));
+    eq.classList.add("wrapped");
+  }
+}
+const MATHML = "http://www.w3.org/1998/Math/MathML";
+
 // ------------------------------------------------------------------- the panel
 export class FormulaPanel {
   constructor(root) {
@@ -106,6 +133,7 @@ export class FormulaPanel {
     }
     if (selection.kind === "unit") this.renderUnit(ctx);
     else this.renderEdge(ctx);
+    wrapLong(this.body);
     // the newest formulas (δ, the update) come last: keep them in view
     this.body.parentElement.scrollTop = ctx.phase === "forward" ? 0 : this.body.parentElement.scrollHeight;
   }

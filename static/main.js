@@ -8,7 +8,7 @@
 import { api, ApiError } from "./api.js";
 import { BoundaryChart } from "./boundary.js";
 import { GradientChart } from "./charts.js";
-import { layoutChrome, mountProgress, quiet, say } from "./chrome.js";
+import { layoutChrome, mountProgress, offer, quiet, say } from "./chrome.js";
 import { paintScaleLegend } from "./colors.js";
 import { Controls } from "./controls.js";
 import { DataView } from "./dataview.js";
@@ -19,11 +19,12 @@ import { ExportLinks } from "./exports.js";
 import { FormulaPanel } from "./formula.js";
 import { GradcheckPanel } from "./gradcheck.js";
 import { HiddenUnits } from "./hiddenunits.js";
+import { keptRun, rememberedSession, RunKeeper } from "./keeprun.js";
 import { NetworkView } from "./network.js";
 import { mountPanels } from "./networkpanel.js";
 import { StepPlayer } from "./player.js";
 import { createPractice } from "./practise.js";
-import { completeConfig, needsNewSession, readSetup, setPath, writeSetup } from "./setup.js";
+import { apiConfig, completeConfig, needsNewSession, readSetup, setPath, writeSetup } from "./setup.js";
 import { mountShareButton } from "./share.js";
 import { afterPaint } from "./plotcard.js";
 import { StepChart } from "./stepchart.js";
@@ -61,7 +62,12 @@ mountProgress({ closable: true });
 mountPanels();
 const network = new NetworkView($("#network"), { canvas: $("#network-edges"), onSelect: (s) => select(s) });
 const formula = new FormulaPanel($("#formula"));
-const dataView = new DataView($("#data-view"), { onPick: (i) => pick(i) });
+const dataView = new DataView($("#data-view"), {
+  onPick: (i) => pick(i),
+  // your own points: the run starts again on them (the URL carries them)
+  onEdit: (dataset) => changeSetup({ dataset }),
+  tools: $("#data-tools"),
+});
 const chart = new GradientChart($("#chart-grad"));
 const stepChart = new StepChart($("#chart-step"), $("#step-note"));
 const errorChart = new ErrorChart($("#chart-error"));
@@ -80,19 +86,19 @@ const exercise = new ExercisePanel($("#exercise"), {
   },
 });
 
-const ctx = { lab, player, network, chart, stepChart, errorChart, boundary, exercise, run, handle, pick, select, changeView, markExamples };
+const ctx = { lab, player, network, chart, stepChart, errorChart, boundary, exercise, run, handle, pick, select, changeView, markExamples, behind: () => waiting.length > 0 };
 const stepping = createStepping(ctx);
 const practice = createPractice(ctx, stepping);
-const beatAction = (from, beat) => () => (page.exercise ? practice.practise(false, from) : run(stepping[beat]));
+const beatAction = (from, beat) => () => (page.exercise ? practice.practise(false, from) : runInTurn(stepping[beat]));
 const controls = new Controls({
-  step: () => (page.exercise ? practice.practise(true) : run(stepping.step)),
+  step: () => (page.exercise ? practice.practise(true) : runInTurn(stepping.step)),
   forward: beatAction("none", "forwardBeat"),
   backward: beatAction("forward", "backwardBeat"),
   update: beatAction("backward", "updateBeat"),
   togglePlay: stepping.togglePlay,
   setExercise: practice.setExercise,
   toggleExercise: () => practice.setExercise(page.exercise ? null : page.lastExercise),
-  undo: () => run(stepping.undo),
+  undo: () => runInTurn(stepping.undo),
   reset: () => run(stepping.reset),
   fastForward: stepping.fastForward,
   stop: stepping.stop,
@@ -109,7 +115,15 @@ $("#grad-quantity").addEventListener("change", chartView);
 $("#grad-smooth").addEventListener("change", chartView);
 $("#message-close").addEventListener("click", quiet);
 
-// The controls, the header and the export links are drawn from the state.
+// The controls, the header and the export links are drawn from the state; the tab
+// remembers its run and the browser keeps a copy (keeprun.js).
+const keeper = new RunKeeper();
+lab.watch((state) => keeper.watch(state));
+$("#import-run").addEventListener("change", (event) => {
+  const file = event.target.files?.[0];
+  event.target.value = ""; // the same file again is a new choice
+  if (file) importFile(file);
+});
 lab.watch((state) => {
   controls.reflect(state);
   const s = state.session?.state;
@@ -118,9 +132,22 @@ lab.watch((state) => {
   exportLinks.update(state.fastForwarding ? null : state.session?.id, hasStep);
 });
 
-/** Run an action unless another is under way; API errors become sentences on the page. */
-async function run(action) {
-  if (page.busy || page.fastForwarding) return false;
+// Key presses and clicks that came while another action was under way: each is done
+// in turn (five quick Spaces are five steps), all but the last shown at once.
+const MAX_WAITING = 10;
+const waiting = [];
+
+/**
+ * Run an action unless another is under way (`wait`: then after it, unless Play or a
+ * fast-forward runs); API errors become sentences on the page.
+ */
+async function run(action, { wait = false } = {}) {
+  if (page.fastForwarding) return false;
+  if (page.busy) {
+    if (!wait || page.playing || waiting.length >= MAX_WAITING) return false;
+    player.hurry(); // the step on show jumps to its end: more are waiting
+    return new Promise((resolve) => waiting.push(() => resolve(run(action))));
+  }
   player.finish(); // a key pressed mid-animation jumps to the end of the beat
   lab.update({ busy: true });
   try {
@@ -131,8 +158,11 @@ async function run(action) {
     return false;
   } finally {
     lab.update({ busy: false });
+    if (page.fastForwarding || page.playing) waiting.length = 0;
+    waiting.shift()?.();
   }
 }
+const runInTurn = (action) => run(action, { wait: true });
 
 async function handle(error) {
   stepping.stopPlaying();
@@ -141,16 +171,19 @@ async function handle(error) {
     say(`Something went wrong on the page: ${error.message}`);
   } else if (error.expired) {
     // The server forgot the session (idle too long or restarted): start again from the URL.
+    const lost = page.session?.state.step ?? 0;
     lab.update({ session: null }); // nothing to delete
     await startSession(page.config).catch(() => {});
     say("The session had expired, so a new one was started from the setup in the address bar (step 0).", "info");
+    offerRestore(lost);
   } else {
     say(error.message);
   }
 }
 
 // ------------------------------------------------------------------ sessions
-const dataDim = (config) => controls.dataset(config.dataset.name)?.dim ?? config.layers[0];
+const dataDim = (config) =>
+  config.dataset.name === "custom" ? config.dataset.points[0].length : controls.dataset(config.dataset.name)?.dim ?? config.layers[0];
 
 /** Layer sizes consistent with the data and the output (d(0) and d(L) are not free). */
 function consistentLayers(config, hidden = config.layers.slice(1, -1)) {
@@ -159,7 +192,11 @@ function consistentLayers(config, hidden = config.layers.slice(1, -1)) {
 }
 
 async function startSession(config) {
-  const created = await api.create(config);
+  await showSession(await api.create(apiConfig(config)));
+}
+
+/** Show a session: a new one, the one this tab had before a reload, or an imported run. */
+async function showSession(created) {
   exercise.cancel(); // a question about the old run has no answer any more
   const old = page.session;
   lab.update({ session: created, weights: created.state.weights, config: completeConfig(created.config) });
@@ -190,6 +227,60 @@ async function startSession(config) {
   player.clear();
 }
 
+// ------------------------------------------------------------- no lost run
+/** The run this tab had before a reload, if the server still has it and the address
+ * bar asks for the same setup; true if it is on show. A forgotten one: its step (≥ 0). */
+async function resume() {
+  const id = rememberedSession();
+  if (!id) return { resumed: false, lost: null };
+  try {
+    const session = await api.read(id);
+    // the same run if the address bar would say the same (it holds every change)
+    if (writeSetup({ ...page, config: completeConfig(session.config) }) !== writeSetup(page)) {
+      api.remove(id).catch(() => {});
+      return { resumed: false, lost: null };
+    }
+    await showSession(session);
+    return { resumed: true, lost: null };
+  } catch (error) {
+    if (!(error instanceof ApiError && error.expired)) throw error;
+    return { resumed: false, lost: keptRun()?.snapshot?.step ?? 0 };
+  }
+}
+
+/** After an expired session: offer the snapshot this browser kept, if it has steps. */
+function offerRestore(lost) {
+  const kept = keptRun()?.snapshot;
+  if (!kept || !(kept.step > 0)) return;
+  const saved = new Date(keptRun().saved).toLocaleTimeString();
+  offer(
+    `The server no longer has your run (step ${lost || kept.step}): it expired or the server restarted. This browser kept a copy of it at step ${kept.step} (${saved}).`,
+    `Restore step ${kept.step}`,
+    () => restore(kept, "the copy this browser kept"),
+  );
+}
+
+/** A run from a snapshot (kept in the browser, or a file): a new session, at its step. */
+async function restore(snapshot, from) {
+  const ok = await run(async () => {
+    stepping.stopPlaying();
+    await showSession(await api.importRun(snapshot));
+  });
+  if (ok) say(`Restored from ${from}: step ${page.session.state.step}.`, "info");
+  controls.fillSetup(page, dataDim(page.config));
+}
+
+async function importFile(file) {
+  let snapshot;
+  try {
+    snapshot = JSON.parse(await file.text());
+  } catch {
+    say(`${file.name} is not a Backprop Lab run: it is not JSON. Export one with “the whole run (snapshot)”.`);
+    return;
+  }
+  await restore(snapshot, file.name);
+}
+
 function writeUrl() {
   const query = writeSetup(page);
   if (query !== location.search) history.replaceState(null, "", query);
@@ -202,7 +293,7 @@ async function changeSetup(change) {
   while (page.busy || page.fastForwarding) await new Promise((resolve) => setTimeout(resolve, 20));
   let next = page.config;
   for (const [path, value] of Object.entries(change)) if (path !== "hidden") next = setPath(next, path, value);
-  const shape = ["hidden", "dataset.name", "output", "dataset.classes"].some((k) => k in change);
+  const shape = ["hidden", "dataset", "dataset.name", "output", "dataset.classes"].some((k) => k in change);
   if (shape) next = { ...next, layers: consistentLayers(next, change.hidden ?? page.config.layers.slice(1, -1)) };
   controls.showPreset(null);
   if (needsNewSession(page.config, next)) {
@@ -333,13 +424,17 @@ async function start() {
     lab.update({ presets });
     controls.setPresets(presets);
   }, () => {});
+  let lost = null;
   const ok = await run(async () => {
     const catalogue = await api.catalogue();
     lab.update({ catalogue });
     controls.setCatalogue(catalogue);
     controls.fillSetup(page, dataDim(page.config));
-    await startSession(page.config);
+    const resumed = await resume(); // a reload goes on with the same run
+    lost = resumed.lost;
+    if (!resumed.resumed) await startSession(page.config);
   });
+  if (ok && lost !== null) offerRestore(lost);
   const mode = modeFromText(page.view.exercise); // ?ex=…: a lab link can start in exercise mode
   if (mode) practice.setExercise(mode);
   if (!ok && !page.session) {

@@ -3,6 +3,8 @@
 // units line up and compare), the columns' x, the units' y, how much text fits (full:
 // x inside, s and δ beside; value: x only; none: colour only), and the notes.
 
+import { textEm } from "./format.js";
+
 // The bias unit is a small square at the top of its column: it takes this much of a slot.
 const BIAS_SLOT = 0.7;
 // A column with few units spreads them at most this many slots apart.
@@ -120,7 +122,8 @@ export function layoutNetwork(view) {
         g.ring.setAttribute("r", r + 1);
       }
       at(g.value, 0, 0);
-      g.value.style.fontSize = `${font}px`;
+      // a long number (1.6×10⁶⁵) gets smaller type rather than run past its circle
+      fitting(g.value, font, j === 0 ? Infinity : 1.8 * r);
       g.sLabel.style.fontSize = `${labelFont}px`;
       if (j === 0) {
         g.sLabel.style.display = view.detail[l] === "full" ? "" : "none";
@@ -136,6 +139,9 @@ export function layoutNetwork(view) {
         g.dLabel.style.textAnchor = under ? "middle" : "";
         if (under) at(g.dLabel, 0, r * 1.45 + labelFont);
         else at(g.dLabel, r * 1.3 + 6, r * LABEL_SHIFT + labelFont * 0.75);
+        // the output's δ stays inside the drawing; the others inside their column gap
+        fitting(g.dLabel, labelFont, under ? 2 * (width - x) - 8 : (l === L ? width - x : view.colGap - r) - r * 1.3 - 10);
+        fitting(g.sLabel, labelFont, view.colGap - r * 2.6 - 12);
       }
     });
   }
@@ -166,3 +172,26 @@ export function layoutNetwork(view) {
   view.exampleNote.setAttribute("y", height - 14 * k);
   view.exampleNote.style.fontSize = `${15 * k}px`;
 }
+
+/** Remember a label's type size and the room it has: fitText() writes it within. */
+function fitting(node, font, room) {
+  node.baseFont = font;
+  node.room = room;
+  if (node.textContent) fitText(node, node.textContent);
+  else node.style.fontSize = `${font}px`;
+}
+
+/** Write `text` into a label, smaller than its type size if it would not fit its room;
+ * a label that would need type smaller than MIN_FONT is left out (the unit's tooltip
+ * and the formula panel have it). */
+export function fitText(node, text) {
+  const font = node.baseFont;
+  const wide = font ? textEm(text) * font : 0;
+  const size = wide > node.room ? (font * node.room) / wide : font;
+  const shown = size && size < MIN_FONT ? "" : text;
+  if (node.textContent !== shown) node.textContent = shown;
+  if (!shown || !font) return;
+  const css = `${size.toFixed(1)}px`;
+  if (node.style.fontSize !== css) node.style.fontSize = css;
+}
+const MIN_FONT = 8;

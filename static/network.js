@@ -9,7 +9,7 @@ import { EdgeLabels } from "./edgelabels.js";
 import { EdgeLayer } from "./edges.js";
 import { setText } from "./dom.js";
 import { indices, num } from "./format.js";
-import { layoutNetwork, slotOffsets } from "./netlayout.js";
+import { fitText, layoutNetwork, slotOffsets } from "./netlayout.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const SUB = { 0: "₀", 1: "₁", 2: "₂", 3: "₃", 4: "₄", 5: "₅", 6: "₆", 7: "₇", 8: "₈", 9: "₉" };
@@ -46,6 +46,8 @@ export class NetworkView {
     this.frame = null; // the numbers on show: {example, input, target, error, layers[]}
     this.weights = null;
     svg.addEventListener("click", (event) => this.click(event));
+    // the numbers a dense drawing leaves out show on hover (and in the formulas on click)
+    svg.addEventListener("mouseover", (event) => this.explain(event.target.closest?.(".unit:not(.bias)")));
     new ResizeObserver(() => this.layout()).observe(svg);
   }
 
@@ -110,10 +112,19 @@ export class NetworkView {
     g.value = el("text", { class: "val", dy: "0.35em" }, g);
     g.sLabel = el("text", { class: "s-label" }, g);
     g.dLabel = el("text", { class: "d-label" }, g);
-    const title = el("title", {}, g);
+    g.title = el("title", {}, g);
     const role = l === 0 ? "input" : l === this.depth ? "output" : "hidden";
-    title.textContent = `${role} unit ${j} of layer ${l}: x${sub(j)}(${l})`;
+    g.title.textContent = g.name = `${role} unit ${j} of layer ${l}: x${sub(j)}(${l})`;
     return g;
+  }
+
+  /** A unit's tooltip: its name and the numbers on show, written when hovered. */
+  explain(g) {
+    if (!g?.title) return;
+    const d = g.dataset;
+    const parts = [["s", d.s], ["x", d.x], ["δ", d.delta]].filter(([, v]) => v !== undefined);
+    const numbers = parts.map(([name, v]) => `${name} = ${num(Number(v))}`).join(",  ");
+    setText(g.title, numbers ? `${g.name}\n${numbers}` : g.name);
   }
 
   /** Place everything for the current size of the SVG (also on resize and projector mode). */
@@ -187,12 +198,12 @@ export class NetworkView {
     g.value.style.fill = inkOn(t);
     g.dataset.x = x;
     const detail = g.dataset.detail;
-    setText(g.value, detail === "none" ? "" : num(x, detail === "full" ? 3 : 2));
+    fitText(g.value, detail === "none" ? "" : num(x, detail === "full" ? 3 : 2));
     if (l === 0) {
       setText(g.sLabel, detail === "full" ? `x${sub(g.dataset.j)}` : "");
     } else {
       g.dataset.s = s;
-      setText(g.sLabel, detail === "full" ? `s = ${num(s)}` : "");
+      fitText(g.sLabel, detail === "full" ? `s = ${num(s)}` : "");
     }
   }
 
@@ -215,7 +226,7 @@ export class NetworkView {
     g.ring.style.strokeWidth = `${thickness}`;
     g.ring.style.stroke = diverging(Math.sign(delta) * (0.3 + 0.7 * level));
     g.dataset.delta = delta;
-    setText(g.dLabel, g.dataset.detail === "full" ? `δ = ${num(delta)}` : "");
+    fitText(g.dLabel, g.dataset.detail === "full" ? `δ = ${num(delta)}` : "");
     g.dLabel.style.fill = delta < 0 ? NEGATIVE : POSITIVE;
   }
 

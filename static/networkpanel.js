@@ -48,5 +48,6 @@ const SIDE = (hint) => `
   </section>
   <section class="panel data-panel" aria-label="Training data">
     <h2>Training data <span class="hint" id="data-hint">${hint}</span></h2>
+    <div class="data-tools" id="data-tools"></div>
     <svg id="data-view" role="img" aria-label="Training points on the input plane"></svg>
   </section>`;

@@ -10,8 +10,8 @@ import { Timeline } from "./timeline.js";
 
 export const SPEEDS = [0, 0.25, 0.5, 1, 2, 4]; // animation speed; 0 = off
 const BEAT_MS = 450; // time per layer of a beat at 1× (the time of one layer lighting up)
-const BEAT_MAX_MS = 2400; // … but a beat of a deep network takes at most this long at 1×
-const MIN_BEAT_MS = 45; // below this a beat is not animated: the drawing jumps
+const STEP_MAX_MS = 1500; // … but a whole step (three beats) takes at most this long at 1×
+const MIN_BEAT_MS = 30; // below this a beat is not animated: the drawing jumps
 
 export const CAPTIONS = {
   idle: 'Press <kbd>Space</kbd> for one SGD step, or <kbd>F</kbd> for its first beat.',
@@ -35,7 +35,9 @@ const AFTER = { none: ["forward", "backward", "update"], forward: ["backward", "
  */
 export function beatMs(speed, layers, budget = Infinity, slots = 2 * layers + 1) {
   if (!speed) return 0;
-  let ms = Math.min(BEAT_MS, BEAT_MAX_MS / layers) / speed;
+  // a step's three beats last about 2·layers + 2.3 layer-times (beats.js: forward and
+  // backward one a column, the update 1.6, each beat's last pulse 0.9)
+  let ms = Math.min(BEAT_MS, STEP_MAX_MS / (2 * layers + 2.3)) / speed;
   if (ms * slots > budget * 0.85) ms = (budget * 0.85) / slots;
   return ms < MIN_BEAT_MS ? 0 : ms;
 }
@@ -74,6 +76,13 @@ export class StepPlayer {
     this.timeline.finish();
   }
 
+  /** Jump to the end of the step under way: its beat now, the beats still to come at
+   * once (more steps are waiting to be shown). */
+  hurry() {
+    this.rushed = true;
+    this.finish();
+  }
+
   /** One beat of `frame`: `ms` per layer (0: at once); the update needs the new W. */
   async beat(beat, frame, ms, weightsAfter = null) {
     this.cancelSoon();
@@ -100,9 +109,10 @@ export class StepPlayer {
       this.still(frame, weightsAfter);
       return;
     }
+    this.rushed = false;
     for (const beat of AFTER[from]) {
       hooks?.before?.(beat);
-      await this.beat(beat, frame, ms, weightsAfter);
+      await this.beat(beat, frame, this.rushed ? 0 : ms, weightsAfter);
       await hooks?.after?.(beat);
     }
   }

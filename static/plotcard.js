@@ -91,8 +91,13 @@ export function plotLayout(font, { l, b }, extra = {}) {
   };
 }
 
-/** A log axis's tick spacing in decades: whole decades, at most about `most` labels. */
-export function decadeTick(series, most = 6) {
+/**
+ * A log axis over the positive, finite values of `series` that labels at least two
+ * whole decades and at most about `most`: plotly's {range, dtick, tick0}, in decades.
+ * The range is set, not left to plotly, so that bars (which start at the axis floor)
+ * show whatever their size, after a divergence too.
+ */
+export function logAxis(series, most = 6, empty = [-3, 1]) {
   let lo = Infinity;
   let hi = -Infinity;
   for (const ys of series)
@@ -101,7 +106,12 @@ export function decadeTick(series, most = 6) {
         lo = Math.min(lo, y);
         hi = Math.max(hi, y);
       }
-  return hi > 0 ? Math.max(1, Math.ceil((Math.log10(hi) - Math.log10(lo)) / most)) : null;
+  let [a, b] = hi > 0 ? [Math.floor(Math.log10(lo)), Math.ceil(Math.log10(hi))] : empty;
+  const dtick = Math.max(1, Math.ceil((b - a) / most));
+  a = Math.floor(a / dtick) * dtick;
+  b = Math.max(a + dtick, Math.ceil(b / dtick) * dtick);
+  const pad = 0.03 * (b - a); // the end labels stay inside the range
+  return { range: [a - pad, b + pad], dtick, tick0: 0, autorange: false };
 }
 
 /** 1, 2 or 5 × 10ⁿ, at least 1 and at least `raw`: whole steps on a step axis. */

@@ -58,6 +58,26 @@ function parse(text, example) {
   return Number.isFinite(value) ? value : null;
 }
 
+// Your own points (dataset "custom"): in the query as "x₁,x₂;x₁,x₂;…" and "y;y;…", so
+// that a link carries them (a few hundred points make a link of a few kilobytes).
+const CUSTOM_KEYS = ["name", "points", "labels", "regression", "test_ratio", "seed"];
+const round = (v) => String(Math.round(v * 1000) / 1000);
+
+function readCustom(params) {
+  const points = (params.get("dataset.points") ?? "").split(";").filter(Boolean).map((p) => p.split(",").map(Number));
+  const labels = (params.get("dataset.labels") ?? "").split(";").filter(Boolean).map(Number);
+  const ok = points.length && points.length === labels.length && [...points.flat(), ...labels].every(Number.isFinite);
+  return ok ? { name: "custom", points, labels, regression: params.get("dataset.regression") === "1", test_ratio: 0, seed: 0 } : null;
+}
+
+/** The config as the API takes it: a custom data set has its own fields, no others. */
+export function apiConfig(config) {
+  const d = config.dataset;
+  if (d.name === "custom") return { ...config, dataset: Object.fromEntries(CUSTOM_KEYS.filter((k) => k in d).map((k) => [k, d[k]])) };
+  const { points, labels, regression, ...generated } = d;
+  return { ...config, dataset: { ...DEFAULT_CONFIG.dataset, ...generated } };
+}
+
 /** {config, view} of a query string; missing or unreadable values take the default. */
 export function readSetup(search) {
   const params = new URLSearchParams(search);
@@ -68,6 +88,9 @@ export function readSetup(search) {
     const value = parse(text, getPath(DEFAULT_CONFIG, path) ?? 0);
     if (value !== null) config = setPath(config, path, value);
   }
+  const custom = config.dataset.name === "custom" ? readCustom(params) : null;
+  if (custom) config = { ...config, dataset: custom };
+  else if (config.dataset.name === "custom") config = setPath(config, "dataset.name", DEFAULT_CONFIG.dataset.name);
   const view = { ...DEFAULT_VIEW };
   for (const [field, key] of Object.entries(VIEW_KEYS)) {
     if (!params.has(key)) continue;
@@ -80,10 +103,16 @@ export function readSetup(search) {
 /** The query string of a setup (every config field, so a link does not depend on defaults). */
 export function writeSetup({ config, view }) {
   const params = new URLSearchParams();
+  const custom = config.dataset.name === "custom";
   for (const path of PATHS) {
     const value = getPath(config, path);
-    if (value === null || value === undefined) continue;
+    if (value === null || value === undefined || (custom && path.startsWith("dataset.") && path !== "dataset.name")) continue;
     params.set(path, Array.isArray(value) ? value.join("-") : String(value));
+  }
+  if (custom) {
+    params.set("dataset.points", config.dataset.points.map((p) => p.map(round).join(",")).join(";"));
+    params.set("dataset.labels", config.dataset.labels.map(round).join(";"));
+    if (config.dataset.regression) params.set("dataset.regression", "1");
   }
   for (const [field, key] of Object.entries(VIEW_KEYS)) {
     const value = view[field];
@@ -99,7 +128,7 @@ export function completeConfig(config) {
     ...structuredClone(DEFAULT_CONFIG),
     ...structuredClone(config),
     init: { ...DEFAULT_CONFIG.init, ...config.init },
-    dataset: { ...DEFAULT_CONFIG.dataset, ...config.dataset },
+    dataset: config.dataset?.name === "custom" ? structuredClone(config.dataset) : { ...DEFAULT_CONFIG.dataset, ...config.dataset },
   };
 }
 

@@ -3,7 +3,7 @@
 // saturation (the share of x(l) in θ's flat region) written on its bar.
 
 import { layerColor } from "./colors.js";
-import { LiveChart, PLOT_CONFIG, emptyNote } from "./plotcard.js";
+import { LiveChart, logAxis, PLOT_CONFIG, emptyNote } from "./plotcard.js";
 
 export class StepChart extends LiveChart {
   constructor(div, note) {
@@ -54,9 +54,8 @@ export class StepChart extends LiveChart {
       customdata: rows.map((r) => 100 * r.saturation),
       hovertemplate: "layer %{x}: ‖G‖ = %{y:.3g}, %{customdata:.0f}% saturated<extra></extra>",
     };
-    const positive = rows.map((r) => r.grad_norm).filter((v) => v > 0);
-    const lo = positive.length ? Math.floor(Math.log10(Math.min(...positive))) : -3;
-    const hi = positive.length ? Math.ceil(Math.log10(Math.max(...positive)) + 0.35) : 1;
+    const axis = logAxis([rows.map((r) => r.grad_norm)], 5);
+    axis.range[1] += 0.1 * (axis.range[1] - axis.range[0]); // room for the labels on top
     const layout = this.baseLayout({
       showlegend: false,
       bargap: 0.25,
@@ -66,8 +65,7 @@ export class StepChart extends LiveChart {
         title: { text: "‖G(l)‖", standoff: 4 },
         gridcolor: "#e5e5e5",
         exponentformat: "power",
-        range: [lo, Math.max(hi, lo + 1)],
-        dtick: Math.max(1, Math.ceil((hi - lo) / 5)),
+        ...axis,
       },
       annotations: rows.length ? [] : [emptyNote("Step to see this step's gradients", font)],
     });

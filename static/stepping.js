@@ -36,7 +36,7 @@ export function createStepping(ctx) {
   }
 
   /** Milliseconds per layer of a beat at the page's speed, within `budget` (Play's pace). */
-  const ms = (budget) => beatMs(page.view.speed, page.session.config.layers.length, budget);
+  const ms = (budget) => (ctx.behind() ? 0 : beatMs(page.view.speed, page.session.config.layers.length, budget));
 
   /** The training example picked for the next step, used once. */
   function nextIndices() {
@@ -123,6 +123,8 @@ export function createStepping(ctx) {
   }
 
   async function undo() {
+    const { pending, undo_available: available } = page.session.state;
+    if (pending === "none" && !available) return; // nothing to undo: no request (a 409)
     const answer = await api.undo(page.session.id);
     ctx.exercise.cancel(); // undo cancels a step in progress, and its question
     const wasPending = page.session.state.pending !== "none";

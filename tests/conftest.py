@@ -1,6 +1,11 @@
 """Fixtures: an in-process client, a live server, a Redis server, and a Chromium page
-that fails a test on any console error, page error or request that leaves the live
-server.
+that fails a test on any console error, page error, 4xx/5xx answer or request that
+leaves the live server.
+
+A test that provokes an HTTP error on purpose says which, and only those pass:
+
+    @pytest.mark.expect_http(409, r"/undo$")
+    def test_…(page): …
 
 A test module that sets ``BOTH_STORES = True`` runs each test that uses ``settings``
 (``client`` does) twice: with sessions in the process and with sessions in Redis.
@@ -20,6 +25,9 @@ from app.settings import Settings
 from tests.support import CHROMIUM_PATH, launch_chromium, redis_server, running_server
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+# How Chromium logs an HTTP error answer: "Failed to load resource: the server
+# responded with a status of 409 (Conflict)".
+HTTP_ERROR = re.compile(r"status of (\d{3})")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -87,15 +95,23 @@ def browser():
 
 
 def guarded_page(browser, live_server: str, request, ignore_console: re.Pattern | None = None):
-    """A fresh page; the test fails on console errors, page errors or foreign requests.
+    """A fresh page; the test fails on console errors, page errors, HTTP errors or
+    foreign requests, on this page and on any page it opens (a follower's).
 
     Every request is routed: those to the live server go on, any other host is aborted
-    and recorded (the page must work offline). Console errors matching
-    ``ignore_console`` are allowed. A screenshot of the final state goes to
+    and recorded (the page must work offline). Answers of 400 and above fail the test
+    unless an ``expect_http(status, url_pattern)`` marker of the test allows them (the
+    console error Chromium logs for such an answer is then allowed too). Console errors
+    matching ``ignore_console`` are allowed. A screenshot of the final state goes to
     tests/artifacts/<test name>.png.
     """
     origin = urlsplit(live_server).netloc
     problems: list[str] = []
+    allowed = [
+        (marker.args[0], re.compile(marker.args[1]))
+        for marker in request.node.iter_markers("expect_http")
+    ]
+    allowed_statuses = {status for status, _ in allowed}
     context = browser.new_context(base_url=live_server)
 
     def guard(route):
@@ -106,15 +122,30 @@ def guarded_page(browser, live_server: str, request, ignore_console: re.Pattern 
             problems.append(f"request to another host: {route.request.url}")
             route.abort()
 
-    context.route("**/*", guard)
-    page = context.new_page()
+    def on_response(response):
+        if response.status < 400:
+            return
+        path = urlsplit(response.url).path
+        if not any(status == response.status and p.search(path) for status, p in allowed):
+            problems.append(f"HTTP {response.status} from {response.request.method} {path}")
 
     def on_console(message):
-        if message.type == "error" and not (ignore_console and ignore_console.search(message.text)):
-            problems.append(f"console error: {message.text}")
+        if message.type != "error":
+            return
+        text = message.text
+        status = HTTP_ERROR.search(text)
+        if status and int(status.group(1)) in allowed_statuses:
+            return  # the answer itself was checked by on_response
+        if status and "responded" in text:
+            return  # on_response reports it, with its URL
+        if not (ignore_console and ignore_console.search(text)):
+            problems.append(f"console error: {text}")
 
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    context.route("**/*", guard)
+    context.on("response", on_response)
+    context.on("console", on_console)
+    context.on("weberror", lambda error: problems.append(f"page error: {error.error}"))
+    page = context.new_page()
     yield page
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -129,5 +160,12 @@ def guarded_page(browser, live_server: str, request, ignore_console: re.Pattern 
 
 @pytest.fixture
 def page(browser, live_server: str, request: pytest.FixtureRequest):
-    """A fresh page that fails the test on any console error or foreign request."""
+    """A fresh page that fails the test on any console error, page error, unexpected
+    HTTP error or foreign request."""
     yield from guarded_page(browser, live_server, request)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "expect_http(status, url_pattern): a browser test expects this HTTP error"
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import ARTIFACTS
-from tests.test_page_support import lenient_page  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -152,8 +151,8 @@ def test_compare_fast_forward_can_be_stopped(page):
     assert page.is_enabled("#btn-step")
 
 
-def test_compare_api_errors_are_sentences(lenient_page):  # noqa: F811
-    page = lenient_page
+@pytest.mark.expect_http(404, r"^/api/sessions/[^/]+/(step|forward)$")
+def test_compare_api_errors_are_sentences(page):
     open_compare(page)
     # run B's session goes away (as an expired one would): its step is refused
     page.evaluate("fetch(`/api/sessions/${backpropCompare.runs[1].id}`, {method: 'DELETE'})")

@@ -4,7 +4,6 @@ import json
 
 import pytest
 
-from tests import test_page_support as support
 from tests.test_page_support import (
     expected_sizes,
     sizes_drawn,
@@ -13,10 +12,6 @@ from tests.test_page_support import (
     wait_step_done,
     wait_units,
 )
-
-# A page that accepts the console's "Failed to load resource" for the 4xx answers
-# these tests provoke on purpose (see tests/test_page_support.py).
-lenient_page = support.lenient_page
 
 pytestmark = pytest.mark.browser
 
@@ -164,8 +159,8 @@ def test_divergence_is_a_plain_sentence(page):
     assert "refused" in text and "η" in text
 
 
-def test_an_expired_session_is_recreated_from_the_url(lenient_page):
-    page = lenient_page
+@pytest.mark.expect_http(404, r"^/api/sessions/[^/]+/step$")
+def test_an_expired_session_is_recreated_from_the_url(page):
     wait_ready(page, "?speed=0&layers=2-3-1&seed=4")
     page.keyboard.press("Space")
     wait_step_done(page, 1)
@@ -180,8 +175,8 @@ def test_an_expired_session_is_recreated_from_the_url(lenient_page):
     assert page.text_content("#step-counter") == "0"
 
 
-def test_a_refused_setup_is_explained(lenient_page):
-    page = lenient_page
+@pytest.mark.expect_http(422, r"^/api/sessions$")
+def test_a_refused_setup_is_explained(page):
     wait_ready(page, "?speed=0")
     page.fill('#arch [data-layer="0"] input', "64")
     page.press('#arch [data-layer="0"] input', "Enter")

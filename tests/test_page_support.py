@@ -8,8 +8,6 @@ and m.m×10ⁿ for magnitudes under 0.01. ``shown`` reads such a text back and
 import math
 import re
 
-import pytest
-
 SUPERSCRIPT = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
 NUMBER = re.compile(r"[−-]?(?:\d+(?:\.\d+)?(?:×10[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)?|∞)")
 
@@ -81,16 +79,3 @@ def expected_sizes(layers: list[int]) -> dict:
         "bias": len(layers) - 1,
         "edges": sum((a + 1) * b for a, b in zip(layers[:-1], layers[1:], strict=True)),
     }
-
-
-# Chromium reports an HTTP error answer to fetch() as a console error ("Failed to load
-# resource: … status of 404"). Tests that provoke one on purpose use this page, which
-# still fails on every other console error, page error and foreign request.
-RESOURCE_ERROR = re.compile(r"Failed to load resource: the server responded with a status of 4\d\d")
-
-
-@pytest.fixture
-def lenient_page(browser, live_server: str, request: pytest.FixtureRequest):
-    from tests.conftest import guarded_page
-
-    yield from guarded_page(browser, live_server, request, ignore_console=RESOURCE_ERROR)
