@@ -56,9 +56,21 @@ export class ViewToggles {
   }
 }
 
-/** A weight typed by hand: shown when a line is selected; set(selection, value). */
+const WEIGHT_FORM = `
+  <form class="weight-edit" id="weight-edit" hidden>
+    <label for="weight-value"><span class="weight-name">w</span>
+      <input type="number" id="weight-value" step="any" required></label>
+    <button type="submit">Set this weight</button>
+    <span class="hint">the next step uses it; undo takes it back</span>
+  </form>`;
+
+/** A weight typed by hand: shown when a line (or a matrix cell) is selected; written
+ * under the drawing `after`, on the lab page only (the follow page is read-only);
+ * set(selection, value). */
 export class WeightEditor {
-  constructor(form, { set }) {
+  constructor(after, { set }) {
+    after.insertAdjacentHTML("afterend", WEIGHT_FORM);
+    const form = after.nextElementSibling;
     this.form = form;
     this.input = form.querySelector("input");
     this.label = form.querySelector(".weight-name");

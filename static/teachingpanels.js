@@ -1,0 +1,73 @@
+// Issue #16's panels wired to the lab page: what the output layer sees (beside the
+// input-plane view, refreshed with it), the input features of the setup, the input-plane
+// view's two toggles and a weight typed by hand. main.js calls these hooks at the
+// moments it already has (a new session, a selection, the examples of a step); the
+// widgets themselves live in teaching.js and representation.js.
+
+import { api } from "./api.js";
+import { $ } from "./dom.js";
+import { RepresentationChart } from "./representation.js";
+import { FeaturePicker, ViewToggles, WeightEditor } from "./teaching.js";
+
+/** ctx: {lab, boundary, network, errorChart, run, pick, changeSetup, changeView,
+ * renderFormula, quiet, clearFrame}. */
+export function mountTeaching(ctx) {
+  const { lab, boundary } = ctx;
+  const page = lab.state;
+  const representation = new RepresentationChart($("#chart-representation"), $("#rep-note"), $("#rep-layer"), {
+    onPick: (i) => ctx.pick(i),
+  });
+  const features = new FeaturePicker($("#features"), { change: (list) => ctx.changeSetup({ features: list }) });
+  const toggles = new ViewToggles(
+    { showTest: $("#show-test"), discretize: $("#discretize") },
+    {
+      change: (options) => {
+        boundary.setOptions(options);
+        representation.setOptions(options);
+        ctx.changeView(options);
+      },
+    },
+  );
+  const weights = new WeightEditor($("#network-panel .network-wrap"), { set: (edge, value) => ctx.run(() => setWeight(edge, value)) });
+
+  /** w_ij(l) typed by hand (PUT …/weights): the next step uses it, undo takes it back. */
+  async function setWeight({ l, i, j }, value) {
+    const W = page.weights.map((w) => w.map((row) => [...row]));
+    W[l - 1][i][j - 1] = value;
+    const answer = await api.setWeights(page.session.id, W);
+    lab.update({ session: answer, weights: answer.state.weights });
+    ctx.network.setWeights(page.weights);
+    ctx.errorChart.add(answer.state);
+    boundary.refresh(true);
+    ctx.clearFrame();
+    ctx.renderFormula();
+    ctx.quiet();
+  }
+
+  return {
+    representation,
+    /** The old session is about to be deleted: no view may ask about it any more. */
+    detach() {
+      boundary.detach();
+      representation.detach();
+    },
+    /** A new session: its layers, data and options; `dim`: the raw data's dimension. */
+    setSession(created, dataset, info, dim) {
+      const c = created.config;
+      representation.setLayers(c.layers);
+      representation.setSession(created.id, dataset, info);
+      $("#card-representation").hidden = dim !== 2;
+      features.fill(c.features, dim);
+      toggles.fill(page.view);
+      boundary.setOptions(page.view);
+      representation.setOptions(page.view);
+      weights.show(null);
+    },
+    select(selection) {
+      weights.show(selection, page.weights);
+    },
+    mark(indices, pinned) {
+      representation.mark(indices, pinned);
+    },
+  };
+}
