@@ -182,7 +182,7 @@ async function startSession(config) {
   }
   const dataset = await api.dataset(created.id);
   const c = created.config;
-  const info = { activation: c.activation, output: c.output, loss: c.loss, encoding: dataset.encoding, classes: dataset.classes };
+  const info = { activation: c.activation, output: c.output, loss: c.loss, encoding: dataset.encoding, classes: dataset.classes, features: c.features };
   lab.update({ dataset, info, frame: null, traces: [], pinned: null, selection: { kind: "unit", l: c.layers.length - 1, j: 1 } });
   network.build(c.layers, info);
   network.setWeights(created.state.weights);
@@ -321,6 +321,7 @@ function renderFormula() {
     weightsBefore: page.weightsBefore,
     weightsNow: page.weights,
     eta: page.session?.state.learning_rate ?? page.config.learning_rate,
+    regularization: page.session?.config.regularization,
     sizes: page.session?.config.layers ?? page.config.layers,
     asked: exercise.targets,
   });

@@ -56,7 +56,7 @@ export class NetworkView {
   /** Build the drawing for layer sizes d(0) … d(L). */
   build(sizes, info) {
     this.sizes = [...sizes];
-    this.info = info; // {activation, output, encoding, classes}
+    this.info = info; // {activation, output, encoding, classes, features}
     this.hiddenScale = unitScale(info.activation);
     this.outputScale = unitScale(info.output);
     this.svg.replaceChildren();
@@ -112,7 +112,7 @@ export class NetworkView {
     g.dLabel = el("text", { class: "d-label" }, g);
     const title = el("title", {}, g);
     const role = l === 0 ? "input" : l === this.depth ? "output" : "hidden";
-    title.textContent = `${role} unit ${j} of layer ${l}: x${sub(j)}(${l})`;
+    title.textContent = `${role} unit ${j} of layer ${l}: x${sub(j)}(${l})${l === 0 && this.info.features ? ` = ${this.inputName(j)}` : ""}`;
     return g;
   }
 
@@ -177,7 +177,7 @@ export class NetworkView {
       g.body.style.fill = "";
       g.value.style.fill = "";
       setText(g.value, "");
-      setText(g.sLabel, l === 0 ? `x${sub(g.dataset.j)}` : "");
+      setText(g.sLabel, l === 0 ? this.inputName(g.dataset.j) : "");
       delete g.dataset.x;
       delete g.dataset.s;
       return;
@@ -189,7 +189,7 @@ export class NetworkView {
     const detail = g.dataset.detail;
     setText(g.value, detail === "none" ? "" : num(x, detail === "full" ? 3 : 2));
     if (l === 0) {
-      setText(g.sLabel, detail === "full" ? `x${sub(g.dataset.j)}` : "");
+      setText(g.sLabel, detail === "full" ? this.inputName(g.dataset.j) : "");
     } else {
       g.dataset.s = s;
       setText(g.sLabel, detail === "full" ? `s = ${num(s)}` : "");
@@ -340,6 +340,12 @@ export class NetworkView {
 
   unitLabel(l, j) {
     return `x${sub(j)}(${l})`;
+  }
+
+  /** Input unit j's name: its feature (x₁², sin x₁, …) when the session has features. */
+  inputName(j) {
+    const name = this.info?.features?.[j - 1];
+    return name ? name.replace(/x(\d)/g, (_, d) => `x${sub(d)}`) : `x${sub(j)}`;
   }
 
   edgeLabel(l, i, j) {

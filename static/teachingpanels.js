@@ -44,6 +44,12 @@ export function mountTeaching(ctx) {
     ctx.quiet();
   }
 
+  // with a penalty the error chart shows E + Ω too, whichever way λ was set
+  lab.watch((state) => {
+    const reg = state.session?.config.regularization;
+    ctx.errorChart.setPenalised(Boolean(reg && reg.kind !== "none" && reg.strength > 0));
+  });
+
   return {
     representation,
     /** The old session is about to be deleted: no view may ask about it any more. */

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.conftest import ARTIFACTS
-from tests.test_page_support import wait_grid, wait_ready, wait_step_done
+from tests.test_page_support import assert_shows, wait_grid, wait_ready, wait_step_done
 
 pytestmark = pytest.mark.browser
 
@@ -143,3 +143,50 @@ def test_features_and_regularisation_reach_the_session_and_the_url(page):
     assert answer.value.json()["penalty"] > 0
     assert query(page, "regularization.kind") == "l2"
     assert query(page, "regularization.strength") == "0.01"
+
+
+PENALISED = STILL + "&layers=2-2-1&regularization.kind=l2&regularization.strength=0.05"
+
+
+def test_the_formula_panel_adds_the_penalty_term_with_the_traces_numbers(page):
+    wait_ready(page, PENALISED)
+    with page.expect_response("**/step") as answer:
+        page.click("#btn-step")
+    wait_step_done(page, 1)
+    t = answer.value.json()
+    layer = t["layers"][0]
+    page.evaluate("() => backpropLab.select({kind: 'edge', l: 1, i: 1, j: 2})")
+    q = "#formula [data-q='{}']"
+    assert_shows(page.text_content(q.format("penalty-grad")), layer["penalty_grad"][1][1], "∂Ω/∂w")
+    assert_shows(page.text_content(q.format("grad")), layer["grad"][1][1], "∂e/∂w")
+    assert_shows(page.text_content(q.format("update")), layer["update"][1][1], "Δw")
+    assert "2λ" in page.text_content("#formula").replace(" ", "")
+    # the bias row has no penalty: the trace's 0
+    page.evaluate("() => backpropLab.select({kind: 'edge', l: 1, i: 0, j: 1})")
+    assert page.text_content(q.format("penalty-grad")) == "0"
+    page.locator("#formula").screenshot(path=ARTIFACTS / "view-formula-penalty.png")
+
+
+def test_the_error_chart_shows_error_plus_penalty_when_lambda_is_positive(page):
+    wait_ready(page, STILL)
+    assert trace_named(page, "#chart-error", "training error + Ω") is None
+    wait_ready(page, PENALISED)
+    with page.expect_response("**/step") as answer:
+        page.click("#btn-step")
+    wait_step_done(page, 1)
+    state = answer.value.json()["state"]
+    assert state["penalty"] > 0
+    page.wait_for_function(
+        "() => document.querySelector('#chart-error').data.some("
+        "(t) => t.name === 'training error + Ω' && t.x.includes(1))"
+    )
+    total = trace_named(page, "#chart-error", "training error + Ω")
+    assert total["y"][total["x"].index(1)] == pytest.approx(state["train_error"] + state["penalty"])
+
+
+def test_the_input_units_show_their_feature_names(page):
+    wait_ready(page, STILL + "&layers=3-2-1&features=x1²,sin x2,x1·x2")
+    names = [page.text_content(f"#unit-0-{j} .s-label") for j in (1, 2, 3)]
+    assert names == ["x₁²", "sin x₂", "x₁·x₂"]
+    assert page.is_checked("#features input[value='x1²']")
+    assert not page.is_checked("#features input[value='x1']")
