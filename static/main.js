@@ -71,7 +71,7 @@ const boundary = new BoundaryChart($("#chart-boundary"), {
   onPick: (i) => pick(i),
   onGrid: (g) => {
     hiddenUnits.show(g);
-    teaching.representation.refresh(); // what the output layer sees moves with each step too
+    teaching.grid(g); // what the output layer sees, the neuron maps
   },
 });
 // issue #16: what the output layer sees, input features, the view's toggles, a weight by hand

@@ -174,7 +174,7 @@ export class NetworkView {
   paintUnit(g, l, s, x) {
     const scale = l === this.depth ? this.outputScale : l === 0 ? (v) => Math.tanh(v) : this.hiddenScale;
     if (x === null || x === undefined) {
-      g.body.style.fill = "";
+      g.body.style.fill = g.mapFill ?? ""; // neuronmaps.js may fill it with a picture
       g.value.style.fill = "";
       setText(g.value, "");
       setText(g.sLabel, l === 0 ? this.inputName(g.dataset.j) : "");
@@ -183,7 +183,7 @@ export class NetworkView {
       return;
     }
     const t = scale(x);
-    g.body.style.fill = diverging(t);
+    g.body.style.fill = g.mapFill ?? diverging(t);
     g.value.style.fill = inkOn(t);
     g.dataset.x = x;
     const detail = g.dataset.detail;

@@ -24,6 +24,7 @@ export const DEFAULT_VIEW = Object.freeze({
   exercise: "", // exercise mode, as exercise.js's modeText(): "" (off), "delta-output", …
   showTest: false, // the input-plane view shows the test points too
   discretize: false, // … and the output's class instead of its value
+  maps: false, // each hidden unit's circle shows its x over the input plane
 });
 
 // The config's leaves, as query keys ("init.scheme"), in the order a link lists them.
@@ -32,7 +33,7 @@ const PATHS = [
   "dataset.name", "dataset.n", "dataset.noise", "dataset.seed", "dataset.test_ratio", "dataset.classes",
   "features", "regularization.kind", "regularization.strength",
 ];
-const VIEW_KEYS = { speed: "speed", rate: "rate", present: "present", exercise: "ex", showTest: "testpts", discretize: "discrete" };
+const VIEW_KEYS = { speed: "speed", rate: "rate", present: "present", exercise: "ex", showTest: "testpts", discretize: "discrete", maps: "maps" };
 // Links written before the query used the API's names still open the same run.
 const OLD_KEYS = {
   act: "activation", out: "output", init: "init.scheme", scale: "init.scale", eta: "learning_rate",

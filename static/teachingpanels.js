@@ -6,6 +6,7 @@
 
 import { api } from "./api.js";
 import { $ } from "./dom.js";
+import { NeuronMaps } from "./neuronmaps.js";
 import { RepresentationChart } from "./representation.js";
 import { FeaturePicker, ViewToggles, WeightEditor } from "./teaching.js";
 
@@ -28,6 +29,18 @@ export function mountTeaching(ctx) {
       },
     },
   );
+  const maps = new NeuronMaps(ctx.network);
+  // under the legend: the panel's head keeps its room for the beat's caption
+  $("#network-panel #legend").insertAdjacentHTML(
+    "afterend",
+    `<div class="network-options"><label class="inline" for="neuron-maps">` +
+      `<input type="checkbox" id="neuron-maps"> neuron maps <span class="hint">each hidden unit's x over the input plane, inside its circle</span></label></div>`,
+  );
+  const mapsBox = $("#neuron-maps");
+  mapsBox.addEventListener("change", () => {
+    maps.setOn(mapsBox.checked);
+    ctx.changeView({ maps: mapsBox.checked });
+  });
   const weights = new WeightEditor($("#network-panel .network-wrap"), { set: (edge, value) => ctx.run(() => setWeight(edge, value)) });
 
   /** w_ij(l) typed by hand (PUT …/weights): the next step uses it, undo takes it back. */
@@ -52,6 +65,11 @@ export function mountTeaching(ctx) {
 
   return {
     representation,
+    /** A new grid of the input plane (after a step): the views that draw from it. */
+    grid(grid) {
+      representation.refresh(); // what the output layer sees moves with each step too
+      maps.show(grid);
+    },
     /** The old session is about to be deleted: no view may ask about it any more. */
     detach() {
       boundary.detach();
@@ -68,6 +86,10 @@ export function mountTeaching(ctx) {
       boundary.setOptions(page.view);
       representation.setOptions(page.view);
       weights.show(null);
+      mapsBox.checked = Boolean(page.view.maps);
+      mapsBox.closest(".network-options").hidden = dim !== 2; // the grid covers a plane
+      maps.on = mapsBox.checked;
+      maps.show(null);
     },
     select(selection) {
       weights.show(selection, page.weights);

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.conftest import ARTIFACTS
+from tests.test_page_large import WEIGHT_AT
 from tests.test_page_support import assert_shows, wait_grid, wait_ready, wait_step_done
 
 pytestmark = pytest.mark.browser
@@ -190,3 +191,58 @@ def test_the_input_units_show_their_feature_names(page):
     assert names == ["x₁²", "sin x₂", "x₁·x₂"]
     assert page.is_checked("#features input[value='x1²']")
     assert not page.is_checked("#features input[value='x1']")
+
+
+def test_a_weight_typed_by_hand_on_the_canvas_drawn_dense_network(page):
+    wait_ready(page, STILL + "&layers=2-32-32-1")
+    assert not page.locator("#network-edges").is_hidden()  # > 1000 weights: a canvas
+    l, i, j = 2, 5, 7
+    page.mouse.click(*page.evaluate(WEIGHT_AT, [l, i, j]))
+    page.wait_for_selector("#weight-edit", state="visible")
+    shown = page.text_content("#weight-edit .weight-name")
+    assert shown.replace(" ", "") == f"w{i}{j}({l})="
+    page.fill("#weight-value", "-2.5")
+    with page.expect_request("**/weights") as put:
+        page.press("#weight-value", "Enter")
+    assert json.loads(put.value.post_data)["weights"][l - 1][i][j - 1] == -2.5
+    page.wait_for_function(f"() => backpropLab.page.weights[{l - 1}][{i}][{j - 1}] === -2.5")
+    assert_shows(page.text_content("#formula [data-q=w]"), -2.5, "w now")
+
+
+def map_of(page, unit: str):
+    return page.evaluate(
+        """(u) => {
+            const body = document.querySelector(`#${u} .body`);
+            const id = (body.style.fill.match(/#([^"')]+)/) || [])[1];
+            const image = id && document.querySelector(`#network pattern#${id} image`);
+            return image ? image.getAttribute("href") : null;
+        }""",
+        unit,
+    )
+
+
+def test_neuron_maps_draw_each_hidden_units_plane_inside_its_circle(page):
+    wait_grid(page, STILL + "&layers=2-3-1")
+    assert map_of(page, "unit-1-1") is None
+    page.check("#neuron-maps")
+    assert query(page, "maps") == "1"
+    for j in (1, 2, 3):
+        assert map_of(page, f"unit-1-{j}").startswith("data:image/png")
+    assert map_of(page, "unit-2-1") is None  # hidden units only
+    before = map_of(page, "unit-1-1")
+    page.fill("#ff-steps", "300")  # enough training to change the pictures' colours
+    page.click("#btn-ff")
+    page.wait_for_function("() => backpropLab.page.session.state.step === 300")
+    # the next grid after the steps repaints the pictures
+    page.wait_for_function(
+        "([u, b]) => { const f = document.querySelector(`#${u} .body`).style.fill;"
+        " const id = (f.match(/#([^\"')]+)/) || [])[1];"
+        " const img = id && document.querySelector(`#network pattern#${id} image`);"
+        " return img && img.getAttribute('href') !== b; }",
+        arg=["unit-1-1", before],
+        timeout=10_000,
+    )
+    page.locator(".network-panel").screenshot(path=ARTIFACTS / "view-neuron-maps.png")
+    page.uncheck("#neuron-maps")
+    assert map_of(page, "unit-1-1") is None
+    assert "url" not in page.evaluate("document.querySelector('#unit-1-1 .body').style.fill")
