@@ -38,12 +38,28 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
     parser.add_argument("--open", action="store_true", help="open the page in a browser")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes on the one port, e.g. one per core (more than 1 needs "
+        "BACKPROP_REDIS_URL)",
+    )
     args = parser.parse_args(argv)
 
     try:  # A bad BACKPROP_* value should read as a message, not a traceback.
         settings = get_settings()
     except ValidationError as error:
         parser.exit(2, f"backprop-lab: invalid setting in the environment:\n{error}\n")
+    if args.workers < 1:
+        parser.exit(2, "backprop-lab: --workers must be 1 or more.\n")
+    if args.workers > 1 and settings.redis_url is None:
+        parser.exit(
+            2,
+            f"backprop-lab: --workers {args.workers} needs BACKPROP_REDIS_URL: without Redis "
+            "each worker process keeps its own sessions, so a student's next request, "
+            "answered by another worker, would not find their run.\n",
+        )
 
     host_in_url = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host_in_url}:{args.port}/"
@@ -65,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         factory=True,
         host=args.host,
         port=args.port,
+        workers=args.workers,
         loop="auto",
         http="auto",
         # Slow or idle clients cannot hold the server: connections past the limit get

@@ -13,7 +13,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from app.exceptions import Invalid, NotFound, OutOfOrder, ReadOnly, Refused, TooMany
+from app.exceptions import (
+    Invalid,
+    NotFound,
+    OutOfOrder,
+    ReadOnly,
+    Refused,
+    TooMany,
+    Unavailable,
+)
 from app.middleware import SECURITY_HEADERS
 
 STATUS: dict[type[Refused], int] = {
@@ -22,6 +30,7 @@ STATUS: dict[type[Refused], int] = {
     OutOfOrder: 409,
     Invalid: 422,
     TooMany: 429,
+    Unavailable: 503,
 }
 
 

@@ -32,6 +32,10 @@ class TooMany(Refused):
     """A cap on concurrent use is reached (followers)."""
 
 
+class Unavailable(Refused):
+    """Not now, try again: the session store is unreachable or the session stays busy."""
+
+
 def sentence(e: Exception) -> str:
     """An engine ``ValueError``'s message as a sentence: capital first, full stop last."""
     s = str(e)

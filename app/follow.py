@@ -41,7 +41,7 @@ from app.encode import backward_document, dumps, forward_document, step_document
 from app.exceptions import NotFound, OutOfOrder, ReadOnly, Refused, TooMany
 from app.exercise import StepNumbers
 from app.schemas import State, progress_dict
-from app.sessions import Session, SessionStore
+from app.sessions import Session, Store
 from app.settings import Settings
 from app.shares import RECORDS, RESYNC, Event, Follower, Share, frame_bytes
 
@@ -67,7 +67,7 @@ RUN_ENDED = "The teacher's run has ended; the page is waiting for the teacher's 
 class FollowHub:
     """Shares by token and by session; the store's hooks feed it."""
 
-    def __init__(self, store: SessionStore, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
         self._by_token: dict[str, Share] = {}
@@ -163,12 +163,12 @@ class FollowHub:
             raise NotFound(NOT_SHARED)
         return share
 
-    def session_of(self, share: Share) -> Session:
+    async def session_of(self, share: Share) -> Session:
         """The shared session, read without counting as the teacher's use. A run that
         ended (a new setup, deleted, or expired just now) gets one answer: 409, RUN_ENDED."""
         if share.detached_at is None:
             try:
-                return self.store.get(share.session_id, touch=False)
+                return await self.store.peek(share.session_id)
             except NotFound:
                 pass  # expired: the store has just told _forgot, which detached the share
         raise OutOfOrder(RUN_ENDED)
@@ -349,7 +349,7 @@ class FollowHub:
             missed = share.since(last_event_id)
             last = share.seq
             if missed is None:
-                first = self._fresh(share, "connect")
+                first = await self._fresh(share, "connect")
                 if first is None:
                     return
                 yield first
@@ -366,7 +366,7 @@ class FollowHub:
                     yield b": keep-alive\n\n"
                     continue
                 if event is RESYNC:
-                    fresh = self._fresh(share, "resync")
+                    fresh = await self._fresh(share, "resync")
                     if fresh is None:
                         return
                     last = share.seq
@@ -381,7 +381,7 @@ class FollowHub:
         finally:
             self._leave(share, follower)
 
-    def _fresh(self, share: Share, reason: str) -> bytes | None:
+    async def _fresh(self, share: Share, reason: str) -> bytes | None:
         """A ``state`` event for the run now (not stored: it is for one follower)."""
         if share.ended:
             event = share.recent[-1]
@@ -393,7 +393,7 @@ class FollowHub:
             )
             return frame_bytes(share.seq, "paused", data)
         try:
-            session = self.store.get(share.session_id, touch=False)
+            session = await self.store.peek(share.session_id)
         except Refused:
             return None
         data = f'{{"seq":{share.seq},"kind":"state","reason":"{reason}",'

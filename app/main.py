@@ -26,7 +26,7 @@ from app.errors import install_error_handlers
 from app.follow import FollowHub
 from app.middleware import GZIP_MIN_BYTES, BodyLimitsMiddleware, SecurityHeadersMiddleware
 from app.routes import evaluation, exports, follow, meta, representation, sessions
-from app.sessions import SessionStore
+from app.sessions import SessionStore, Store
 from app.settings import Settings, get_settings
 
 # `static` sits next to `app`, both in the repository and in site-packages.
@@ -55,11 +55,20 @@ def _plotly_js_gzip() -> bytes:
     return gzip.compress(PLOTLY_JS_FILE.read_bytes(), compresslevel=6)
 
 
-async def _sweep_forever(store: SessionStore, every_seconds: float = 60.0) -> None:
+async def _sweep_forever(store: Store, every_seconds: float = 60.0) -> None:
     """Forget idle sessions once a minute, so memory is freed even if nobody asks."""
     while True:
         await asyncio.sleep(every_seconds)
-        store.sweep()
+        await store.expire()
+
+
+async def open_store(settings: Settings) -> Store:
+    """Sessions in this process, or in Redis when BACKPROP_REDIS_URL is set."""
+    if settings.redis_url is None:
+        return SessionStore(settings)
+    from app.redis_store import RedisStore  # only a server that uses Redis needs its client
+
+    return await RedisStore.connect(settings)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -69,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        app.state.store = SessionStore(settings)
+        app.state.store = await open_store(settings)
         app.state.compute_limiter = CapacityLimiter(settings.compute_threads)
         app.state.follow = FollowHub(app.state.store, settings)  # follow mode (app/follow.py)
         app.state.follow.start()
@@ -77,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         sweeper.cancel()
         app.state.follow.close()
+        await app.state.store.close()
 
     app = FastAPI(
         title="Backprop Lab",

@@ -85,6 +85,11 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         description="A request body that has not arrived within this is refused (408).",
     )
+    redis_url: str | None = Field(
+        None,
+        description="Keep sessions in this Redis (redis://host:6379/0) instead of in the "
+        "process: runs survive restarts, and several workers or hosts share them.",
+    )
     compute_threads: int = Field(
         2,
         gt=0,

@@ -59,12 +59,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, log, env: dict[str, str] | None = None) -> subprocess.Popen:
+def start_server(
+    port: int, log, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+) -> subprocess.Popen:
     """``python -m app`` on HOST:port (uvicorn, uvloop, httptools, access log on), as a
-    teacher starts it; returns once it answers. ``log`` is a binary file, not a pipe:
-    the access log must never block the server."""
+    teacher starts it, with ``args`` (e.g. ``--workers 2``); returns once it answers.
+    ``log`` is a binary file, not a pipe: the access log must never block the server."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "--host", HOST, "--port", str(port)],
+        [sys.executable, "-m", "app", "--host", HOST, "--port", str(port), *args],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         stdout=log,

@@ -1,5 +1,10 @@
-"""Fixtures: an in-process client, a live server, and a Chromium page that fails a
-test on any console error, page error or request that leaves the live server."""
+"""Fixtures: an in-process client, a live server, a Redis server, and a Chromium page
+that fails a test on any console error, page error or request that leaves the live
+server.
+
+A test module that sets ``BOTH_STORES = True`` runs each test that uses ``settings``
+(``client`` does) twice: with sessions in the process and with sessions in Redis.
+"""
 
 import os
 import re
@@ -12,15 +17,44 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
-from tests.support import CHROMIUM_PATH, launch_chromium, running_server
+from tests.support import CHROMIUM_PATH, launch_chromium, redis_server, running_server
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_STORES", False):
+        metafunc.parametrize("store", ["memory", "redis"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A redis-server of the test run's own, on a free 127.0.0.1 port."""
+    with redis_server() as url:
+        yield url
+
+
 @pytest.fixture
-def settings() -> Settings:
+def store(request: pytest.FixtureRequest) -> str:
+    """Where the test's app keeps sessions: "memory" unless the module asks for both."""
+    return getattr(request, "param", "memory")
+
+
+@pytest.fixture
+def settings(store: str, request: pytest.FixtureRequest) -> Settings:
     """The settings a test's app gets; override this fixture to test other limits."""
+    if store == "redis":
+        return redis_settings(request.getfixturevalue("redis_url"))
     return Settings()
+
+
+def redis_settings(url: str, **limits) -> Settings:
+    """Settings on an emptied Redis: each test starts with no sessions."""
+    import redis
+
+    with redis.Redis.from_url(url) as r:
+        r.flushdb()
+    return Settings(redis_url=url, **limits)
 
 
 @pytest.fixture

@@ -1,6 +1,9 @@
 """Helpers shared by the tests and scripts/screenshot.py: a live server and Chromium."""
 
+import shutil
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -71,3 +74,45 @@ def running_server(settings: Settings | None = None) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def redis_server(appendonly: bool = False) -> Iterator[str]:
+    """Debian's redis-server on a free 127.0.0.1 port, in a temporary directory; yield
+    its URL, stop it after."""
+    import redis
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        args = [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", tmp]
+        args += ["--save", "", "--appendonly", "yes" if appendonly else "no"]
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"redis://127.0.0.1:{port}/0"
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    with redis.Redis.from_url(url, socket_timeout=1) as r:
+                        r.ping()
+                    break
+                except redis.ConnectionError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("redis-server did not start") from None
+                    time.sleep(0.05)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)

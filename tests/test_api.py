@@ -16,6 +16,7 @@ from engine import Config, Network, make_dataset
 from tests.support import DIVERGING
 
 API = "/api/sessions"
+BOTH_STORES = True  # sessions in the process and in Redis (tests/conftest.py)
 
 
 def new(client, **config) -> str:

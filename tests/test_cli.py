@@ -64,3 +64,18 @@ def test_bad_setting_is_reported_plainly():
     assert "invalid setting" in result.stderr
     assert "max_units" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_several_workers_without_redis_are_refused_with_the_reason():
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "--workers", "2"],
+        cwd=ROOT,
+        env={"PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--workers 2 needs BACKPROP_REDIS_URL" in result.stderr
+    assert "would not find their run" in result.stderr
+    assert "Traceback" not in result.stderr

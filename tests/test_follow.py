@@ -23,6 +23,7 @@ from app.settings import Settings
 from tests.support import running_server
 
 API = "/api/sessions"
+BOTH_STORES = True  # sessions in the process and in Redis (tests/conftest.py)
 WAIT = 10.0  # seconds any one event may take before the test fails
 
 
@@ -90,6 +91,14 @@ class EventStream:
     def ended(self) -> bool:
         self.thread.join(WAIT)
         return not self.thread.is_alive()
+
+
+@pytest.fixture
+def live_server(settings: Settings):
+    """A server of this test's own, with the test's store (the session-wide one keeps
+    sessions in the process)."""
+    with running_server(settings) as url:
+        yield url
 
 
 @pytest.fixture

@@ -151,7 +151,7 @@ def _follow(request: Request, token: str):
 async def follow(token: TokenPath, request: Request) -> Response:
     """The shared run: config, state (weights included) and the step on show."""
     hub, share = _follow(request, token)
-    session = hub.session_of(share)
+    session = await hub.session_of(share)
     return Response(hub.follow_json(share, session), media_type="application/json")
 
 
@@ -159,7 +159,7 @@ async def follow(token: TokenPath, request: Request) -> Response:
 async def follow_dataset(token: TokenPath, request: Request) -> DatasetOut:
     """The shared run's training and test points."""
     hub, share = _follow(request, token)
-    return DatasetOut.from_network(hub.session_of(share).net)
+    return DatasetOut.from_network((await hub.session_of(share)).net)
 
 
 @follow_router.get("/{token}/history", response_model=HistoryOut)
@@ -171,7 +171,7 @@ async def follow_history(
 ) -> HistoryOut:
     """The shared run's error and gradient history, as GET …/sessions/{id}/history."""
     hub, share = _follow(request, token)
-    session = hub.session_of(share)
+    session = await hub.session_of(share)
     c = session.history.curve(since, max_points)
     return HistoryOut(
         **Curve.from_curve(c).__dict__,
@@ -224,6 +224,6 @@ async def check_follower(
     kept. Correct means |value − expected| ≤ max(10⁻³, 10⁻² · |expected|).
     """
     hub, share = _follow(request, token)
-    session = hub.session_of(share)
+    session = await hub.session_of(share)
     numbers = share.numbers(body.step)
     return check(numbers, body, session.config, session.net.config.learning_rate)

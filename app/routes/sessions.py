@@ -8,6 +8,7 @@ other sessions nor races with its own.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import numpy as np
@@ -35,7 +36,7 @@ from app.schemas import (
     WeightsRequest,
     progress_dict,
 )
-from app.sessions import Session, SessionStore
+from app.sessions import Session, Store
 from app.settings import Settings
 from app.snapshot import Snapshot
 from engine import StepTrace
@@ -51,7 +52,7 @@ ERRORS = {
 router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=ERRORS)
 
 
-async def get_store(request: Request) -> SessionStore:
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
@@ -59,16 +60,19 @@ async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-Store = Annotated[SessionStore, Depends(get_store)]
+StoreDep = Annotated[Store, Depends(get_store)]
 Config = Annotated[Settings, Depends(get_settings)]
 SessionIdPath = Annotated[str, Path(description="The session id returned on creation.")]
 
 
-async def get_session(session_id: SessionIdPath, request: Request) -> Session:
-    return request.app.state.store.get(session_id)
+async def get_session(session_id: SessionIdPath, request: Request) -> AsyncIterator[Session]:
+    async with request.app.state.store.lease(session_id) as session:
+        yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the lease ends (a shared store has kept the session's new state)
+# before the answer is sent, so nothing answered is lost if the process dies next.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 async def compute(request: Request, fn, *args):
@@ -155,15 +159,15 @@ async def update(session: SessionDep) -> TraceResponse:
 
 # ------------------------------------------------------------------ lifecycle
 @router.post("", response_model=SessionOut, status_code=status.HTTP_201_CREATED)
-async def create_session(store: Store, config: SessionConfig | None = None) -> SessionOut:
+async def create_session(store: StoreDep, config: SessionConfig | None = None) -> SessionOut:
     """Create a session. Every field of the config has a default: ``{}`` works."""
-    return session_out(store.create(config or SessionConfig()))
+    return session_out(await store.add(config or SessionConfig()))
 
 
 @router.post("/import", response_model=SessionOut, status_code=status.HTTP_201_CREATED)
-async def import_session(store: Store, snapshot: Snapshot) -> SessionOut:
+async def import_session(store: StoreDep, snapshot: Snapshot) -> SessionOut:
     """A new session from an export: it continues exactly as the original would have."""
-    return session_out(store.restore(snapshot))
+    return session_out(await store.add_snapshot(snapshot))
 
 
 @router.get("/{session_id}", response_model=SessionOut)
@@ -182,8 +186,8 @@ async def patch_session(session: SessionDep, patch: ConfigPatch) -> SessionOut:
 
 
 @router.delete("/{session_id}", status_code=204, response_class=Response)
-async def delete_session(session_id: SessionIdPath, store: Store) -> Response:
-    store.delete(session_id)
+async def delete_session(session_id: SessionIdPath, store: StoreDep) -> Response:
+    await store.remove(session_id)
     return Response(status_code=204)
 
 
