@@ -23,7 +23,7 @@ import { NetworkView } from "./network.js";
 import { mountPanels } from "./networkpanel.js";
 import { StepPlayer } from "./player.js";
 import { createPractice } from "./practise.js";
-import { completeConfig, needsNewSession, readSetup, setPath, writeSetup } from "./setup.js";
+import { DEFAULT_CONFIG, completeConfig, needsNewSession, readSetup, setPath, writeSetup } from "./setup.js";
 import { mountShareButton } from "./share.js";
 import { afterPaint } from "./plotcard.js";
 import { StepChart } from "./stepchart.js";
@@ -76,7 +76,8 @@ const boundary = new BoundaryChart($("#chart-boundary"), {
 });
 // issue #16: what the output layer sees, input features, the view's toggles, a weight by hand
 const clearFrame = () => stepping.clearFrame();
-const teaching = mountTeaching({ lab, boundary, network, errorChart, run, pick, changeSetup, changeView, renderFormula, quiet, clearFrame });
+const datasetInfo = (name) => controls.dataset(name); // the catalogue's entry
+const teaching = mountTeaching({ lab, boundary, network, errorChart, datasetInfo, run, pick, startSession, changeSetup, changeView, renderFormula, quiet, clearFrame });
 const liveCharts = [chart, stepChart, errorChart, boundary, teaching.representation];
 const player = new StepPlayer({ network, onBeat: () => formulaSoon(), charts: liveCharts });
 const gradcheck = new GradcheckPanel($("#card-tools"), { sessionId: () => page.session?.id, onError: (error) => handle(error) });
@@ -161,7 +162,7 @@ async function handle(error) {
 
 // ------------------------------------------------------------------ sessions
 // d(0): the features' number, else the data's dimension
-const rawDim = (config) => controls.dataset(config.dataset.name)?.dim ?? config.layers[0];
+const rawDim = (config) => config.dataset.points?.[0]?.length ?? controls.dataset(config.dataset.name)?.dim ?? config.layers[0];
 const dataDim = (config) => config.features?.length || rawDim(config);
 
 /** Layer sizes consistent with the data and the output (d(0) and d(L) are not free). */
@@ -218,6 +219,9 @@ async function changeSetup(change) {
   while (page.busy || page.fastForwarding) await new Promise((resolve) => setTimeout(resolve, 20));
   let next = page.config;
   for (const [path, value] of Object.entries(change)) if (path !== "hidden") next = setPath(next, path, value);
+  // from a custom data set (the worked example) to a generated one: the latter's fields
+  if ("dataset.name" in change && page.config.dataset.name === "custom")
+    next = { ...next, dataset: { ...DEFAULT_CONFIG.dataset, name: change["dataset.name"] } };
   // the features follow the raw point: a data set of another dimension starts from it
   if ("dataset.name" in change && rawDim(next) !== rawDim(page.config)) next = { ...next, features: null };
   const shape = ["hidden", "dataset.name", "output", "dataset.classes", "features"].some((k) => k in change);

@@ -110,7 +110,8 @@ export function completeConfig(config) {
     ...structuredClone(DEFAULT_CONFIG),
     ...structuredClone(config),
     init: { ...DEFAULT_CONFIG.init, ...config.init },
-    dataset: { ...DEFAULT_CONFIG.dataset, ...config.dataset },
+    // a custom data set (points and labels) takes none of the generated sets' fields
+    dataset: config.dataset?.name === "custom" ? structuredClone(config.dataset) : { ...DEFAULT_CONFIG.dataset, ...config.dataset },
     regularization: { ...DEFAULT_CONFIG.regularization, ...config.regularization },
   };
 }

@@ -8,10 +8,10 @@ import { api } from "./api.js";
 import { $ } from "./dom.js";
 import { NeuronMaps } from "./neuronmaps.js";
 import { RepresentationChart } from "./representation.js";
-import { FeaturePicker, ViewToggles, WeightEditor } from "./teaching.js";
+import { ExampleForm, FeaturePicker, ViewToggles, WeightEditor } from "./teaching.js";
 
-/** ctx: {lab, boundary, network, errorChart, run, pick, changeSetup, changeView,
- * renderFormula, quiet, clearFrame}. */
+/** ctx: {lab, boundary, network, errorChart, datasetInfo, run, pick, startSession,
+ * changeSetup, changeView, renderFormula, quiet, clearFrame}. */
 export function mountTeaching(ctx) {
   const { lab, boundary } = ctx;
   const page = lab.state;
@@ -57,6 +57,26 @@ export function mountTeaching(ctx) {
     ctx.quiet();
   }
 
+  const example = new ExampleForm($("#setup-form"), { use: (typed) => ctx.run(() => useExample(typed)) });
+
+  /** The worked example: a session on one custom point with the same network and the
+   * weights now on screen (POST …/sessions, then PUT …/weights; undo: back to the new
+   * session's own initial weights). */
+  async function useExample({ point, y }) {
+    const W = page.weights;
+    const regression = ctx.datasetInfo(page.config.dataset.name)?.regression ?? false;
+    const dataset = { name: "custom", points: [point], labels: [y], regression };
+    await ctx.startSession({ ...page.config, dataset, batch_size: 1 });
+    const answer = await api.setWeights(page.session.id, W);
+    lab.update({ session: answer, weights: answer.state.weights });
+    ctx.network.setWeights(page.weights);
+    ctx.errorChart.clear();
+    ctx.errorChart.add(answer.state);
+    boundary.refresh(true);
+    ctx.renderFormula();
+    ctx.quiet();
+  }
+
   // with a penalty the error chart shows E + Ω too, whichever way λ was set
   lab.watch((state) => {
     const reg = state.session?.config.regularization;
@@ -82,6 +102,7 @@ export function mountTeaching(ctx) {
       representation.setSession(created.id, dataset, info);
       $("#card-representation").hidden = dim !== 2;
       features.fill(c.features, dim);
+      example.fill(dim);
       toggles.fill(page.view);
       boundary.setOptions(page.view);
       representation.setOptions(page.view);

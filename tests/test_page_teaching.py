@@ -246,3 +246,34 @@ def test_neuron_maps_draw_each_hidden_units_plane_inside_its_circle(page):
     page.uncheck("#neuron-maps")
     assert map_of(page, "unit-1-1") is None
     assert "url" not in page.evaluate("document.querySelector('#unit-1-1 .body').style.fill")
+
+
+def test_the_worked_example_trains_one_typed_point_from_the_weights_on_screen(page):
+    wait_ready(page, STILL + "&layers=2-2-1&seed=4")
+    W = page.evaluate("backpropLab.page.weights")
+    page.fill("#example-x1", "0.5")
+    page.fill("#example-x2", "-1")
+    page.fill("#example-y", "-1")
+    with (
+        page.expect_request("**/api/sessions") as created,
+        page.expect_request("**/weights") as put,
+    ):
+        page.click("#example-use")
+    config = json.loads(created.value.post_data)
+    assert config["dataset"] == {
+        "name": "custom",
+        "points": [[0.5, -1]],
+        "labels": [-1],
+        "regression": False,
+    }
+    assert config["layers"] == [2, 2, 1]
+    assert json.loads(put.value.post_data)["weights"] == W
+    page.wait_for_function("() => !backpropLab.page.busy")
+    with page.expect_response("**/step") as answer:
+        page.click("#btn-step")
+    wait_step_done(page, 1)
+    t = answer.value.json()
+    assert t["input"] == [[0.5, -1]] and t["target"] == [-1]
+    s = [W[0][0][j] + 0.5 * W[0][1][j] - 1 * W[0][2][j] for j in range(2)]
+    assert t["layers"][0]["s"][0] == pytest.approx(s, abs=1e-12)
+    page.locator("#setup").screenshot(path=ARTIFACTS / "view-worked-example.png")
