@@ -34,7 +34,7 @@ SCENES = {
     # issue #16: features, a penalty, the view's toggles, what the output layer sees
     "teaching": (
         "?speed=0&layers=3-2-1&features=x1,x2,x1·x2&regularization.kind=l2"
-        "&regularization.strength=0.01&testpts=1&discrete=1",
+        "&regularization.strength=0.01&testpts=1&discrete=1&maps=1",
         3,
     ),
     "deep-16x10": (f"?speed=0&layers={DEEP}", 1),

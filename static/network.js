@@ -86,6 +86,7 @@ export class NetworkView {
     this.layout();
     if (this.weights) this.setWeights(this.weights);
     this.clearValues();
+    this.fitInputNames();
   }
 
   /** Vertical place of each unit of column l, in slots from the column's middle. */
@@ -121,6 +122,7 @@ export class NetworkView {
     if (!this.sizes.length) return;
     layoutNetwork(this);
     if (this.frame) this.paintAll();
+    this.fitInputNames();
     if (this.asked.length) this.markAsked(this.asked);
   }
 
@@ -340,6 +342,17 @@ export class NetworkView {
 
   unitLabel(l, j) {
     return `x${sub(j)}(${l})`;
+  }
+
+  /** A feature's name (sin x₁) may be wider than the margin left of the inputs: shrink it. */
+  fitInputNames() {
+    if (!this.info?.features) return;
+    for (const g of this.units[0].slice(1)) {
+      const label = g.sLabel;
+      const room = Number(label.getAttribute("x")) - 2; // text-anchor: end
+      const width = label.textContent ? label.getComputedTextLength() : 0;
+      if (width > room && room > 0) label.style.fontSize = `${(parseFloat(getComputedStyle(label).fontSize) * room) / width}px`;
+    }
   }
 
   /** Input unit j's name: its feature (x₁², sin x₁, …) when the session has features. */

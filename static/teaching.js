@@ -65,7 +65,8 @@ const WEIGHT_FORM = `
   </form>`;
 
 /** A weight typed by hand: shown when a line (or a matrix cell) is selected; written
- * under the drawing `after`, on the lab page only (the follow page is read-only);
+ * over the drawing's corner, after `after`, on the lab page only (the follow page is
+ * read-only);
  * set(selection, value). */
 export class WeightEditor {
   constructor(after, { set }) {

@@ -30,18 +30,18 @@ export function mountTeaching(ctx) {
     },
   );
   const maps = new NeuronMaps(ctx.network);
-  // under the legend: the panel's head keeps its room for the beat's caption
-  $("#network-panel #legend").insertAdjacentHTML(
+  // on the hidden units' card, whose pictures they are (the network panel keeps its height)
+  $("#card-hidden h2").insertAdjacentHTML(
     "afterend",
-    `<div class="network-options"><label class="inline" for="neuron-maps">` +
-      `<input type="checkbox" id="neuron-maps"> neuron maps <span class="hint">each hidden unit's x over the input plane, inside its circle</span></label></div>`,
+    `<label class="inline neuron-maps-option" for="neuron-maps">` +
+      `<input type="checkbox" id="neuron-maps"> show them inside the network's circles (neuron maps)</label>`,
   );
   const mapsBox = $("#neuron-maps");
   mapsBox.addEventListener("change", () => {
     maps.setOn(mapsBox.checked);
     ctx.changeView({ maps: mapsBox.checked });
   });
-  const weights = new WeightEditor($("#network-panel .network-wrap"), { set: (edge, value) => ctx.run(() => setWeight(edge, value)) });
+  const weights = new WeightEditor($("#network-panel #network"), { set: (edge, value) => ctx.run(() => setWeight(edge, value)) });
 
   /** w_ij(l) typed by hand (PUT …/weights): the next step uses it, undo takes it back. */
   async function setWeight({ l, i, j }, value) {
@@ -108,7 +108,7 @@ export function mountTeaching(ctx) {
       representation.setOptions(page.view);
       weights.show(null);
       mapsBox.checked = Boolean(page.view.maps);
-      mapsBox.closest(".network-options").hidden = dim !== 2; // the grid covers a plane
+      mapsBox.parentElement.hidden = dim !== 2; // the grid covers a plane
       maps.on = mapsBox.checked;
       maps.show(null);
     },
