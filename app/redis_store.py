@@ -35,9 +35,10 @@ from redis.exceptions import LockError, RedisError
 
 from app.exceptions import NotFound, Refused, Unavailable
 from app.history import History
-from app.schemas import SessionConfig, Snapshot
+from app.schemas import SessionConfig
 from app.sessions import NO_SESSION, Session, Store, build_network, new_id
 from app.settings import Settings
+from app.snapshot import Snapshot
 from engine import State
 
 PREFIX = "backprop:"

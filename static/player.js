@@ -109,15 +109,17 @@ export class StepPlayer {
 
   /**
    * Play faster than the eye: show the latest step at most every `gap` ms (steps that
-   * land in between are skipped by the drawing, not by the run or the charts).
+   * land in between are skipped by the drawing, not by the run or the charts); `also`
+   * draws the rest of the step with it.
    */
-  stillSoon(frame, weights, gap) {
-    this.latest = [frame, weights];
+  stillSoon(frame, weights, gap, also = () => {}) {
+    this.latest = { frame, weights, also };
     if (this.soon) return;
     const wait = Math.max(0, gap - (performance.now() - this.lastStill));
     this.soon = setTimeout(() => {
       this.soon = null;
-      this.still(...this.latest);
+      this.latest.also(); // what else shows the step (the data's rings)
+      this.still(this.latest.frame, this.latest.weights);
     }, wait);
   }
 

@@ -72,12 +72,16 @@ export function createStepping(ctx) {
     if (pending === "forward" || pending === "backward") return updateBeat(budget);
     const trace = await api.step(page.session.id, nextIndices());
     if (!take(trace, page.weights)) return false;
-    ctx.markExamples(trace.indices, page.pinned);
+    const marks = () => ctx.markExamples(trace.indices, page.pinned);
     const beats = ms(budget);
     // Play faster than 30 steps/s, animation off: the drawing shows the latest step 30
     // times a second (a frame of the whole page costs about as much as a step).
-    if (beats === 0 && page.playing && page.view.rate > FAST_PLAY) player.stillSoon(page.frame, page.weights, 1000 / FAST_PLAY);
-    else await player.play(page.frame, page.weights, beats);
+    if (beats === 0 && page.playing && page.view.rate > FAST_PLAY) {
+      player.stillSoon(page.frame, page.weights, 1000 / FAST_PLAY, marks);
+      return true;
+    }
+    marks();
+    await player.play(page.frame, page.weights, beats);
     return true;
   }
 
