@@ -1,8 +1,10 @@
 // Issue #16's panels wired to the lab page: what the output layer sees (beside the
-// input-plane view, refreshed with it), the input features of the setup, the input-plane
-// view's two toggles and a weight typed by hand. main.js calls these hooks at the
-// moments it already has (a new session, a selection, the examples of a step); the
-// widgets themselves live in teaching.js and representation.js.
+// input-plane view, refreshed with its grid), the neuron maps (same grid), the input
+// features of the setup, the input-plane view's two toggles, a weight typed by hand,
+// the lecture's worked example typed in, and E + Ω on the error chart with a penalty.
+// main.js calls these hooks at the moments it already has (a new session, a grid, a
+// selection, the examples of a step); the widgets live in teaching.js,
+// representation.js and neuronmaps.js.
 
 import { api } from "./api.js";
 import { $ } from "./dom.js";
@@ -47,12 +49,16 @@ export function mountTeaching(ctx) {
   async function setWeight({ l, i, j }, value) {
     const W = page.weights.map((w) => w.map((row) => [...row]));
     W[l - 1][i][j - 1] = value;
-    const answer = await api.setWeights(page.session.id, W);
+    showWeights(await api.setWeights(page.session.id, W));
+    ctx.clearFrame();
+  }
+
+  /** The session after PUT …/weights: the drawing, the error and the input plane follow. */
+  function showWeights(answer) {
     lab.update({ session: answer, weights: answer.state.weights });
     ctx.network.setWeights(page.weights);
     ctx.errorChart.add(answer.state);
     boundary.refresh(true);
-    ctx.clearFrame();
     ctx.renderFormula();
     ctx.quiet();
   }
@@ -68,13 +74,8 @@ export function mountTeaching(ctx) {
     const dataset = { name: "custom", points: [point], labels: [y], regression };
     await ctx.startSession({ ...page.config, dataset, batch_size: 1 });
     const answer = await api.setWeights(page.session.id, W);
-    lab.update({ session: answer, weights: answer.state.weights });
-    ctx.network.setWeights(page.weights);
-    ctx.errorChart.clear();
-    ctx.errorChart.add(answer.state);
-    boundary.refresh(true);
-    ctx.renderFormula();
-    ctx.quiet();
+    ctx.errorChart.clear(); // step 0 again, with other weights
+    showWeights(answer);
   }
 
   // with a penalty the error chart shows E + Ω too, whichever way λ was set
