@@ -31,6 +31,12 @@ SCENES = {
     "lecture-projector": ("?speed=0&present=1", "beats"),
     "softmax": ("?speed=0&layers=2-6-3&out=softmax&loss=cross_entropy&data=spiral&classes=3", 2),
     "vanishing": ("?speed=0&layers=2-8-8-8-8-8-8-1&act=sigmoid&out=sigmoid&init=normal", 3),
+    # issue #16: features, a penalty, the view's toggles, what the output layer sees
+    "teaching": (
+        "?speed=0&layers=3-2-1&features=x1,x2,x1·x2&regularization.kind=l2"
+        "&regularization.strength=0.01&testpts=1&discrete=1&maps=1",
+        3,
+    ),
     "deep-16x10": (f"?speed=0&layers={DEEP}", 1),
     "widest-16x64": (f"?speed=0&layers={WIDEST}", 1),
 }

@@ -1,6 +1,8 @@
 // Train and test error over the steps (and accuracy for classification), from the
 // `state` of every step, every fast-forward chunk and the session itself. New points
 // are appended with Plotly.extendTraces; a reset or an undo redraws the small series.
+// With a penalty (λ > 0) a third line shows what the update descends: the training
+// error plus Ω, both the engine's numbers from the same `state` (E_train + penalty).
 
 import { LiveChart, PLOT_CONFIG, emptyNote, niceStep } from "./plotcard.js";
 
@@ -9,12 +11,21 @@ const MAX_POINTS = 2000;
 export class ErrorChart extends LiveChart {
   constructor(div) {
     super(div);
+    this.penalised = false;
     this.clear(false);
+  }
+
+  /** Show E + Ω too (a session with λ > 0); redraws everything. */
+  setPenalised(on) {
+    if (on === this.penalised) return;
+    this.penalised = on;
+    this.full = true;
+    this.schedule(true);
   }
 
   clear(classify = this.classify) {
     this.classify = classify;
-    this.series = { step: [], train: [], test: [], acc: [] };
+    this.series = { step: [], train: [], test: [], acc: [], total: [] };
     this.queue = [];
     this.full = true; // the next draw is a Plotly.react of everything
     this.schedule(true);
@@ -28,11 +39,9 @@ export class ErrorChart extends LiveChart {
       if (state.step === last) return;
       this.truncate(state.step - 1);
     }
-    const point = [state.step, state.train_error, state.test_error ?? null, state.train_accuracy ?? null];
-    this.series.step.push(point[0]);
-    this.series.train.push(point[1]);
-    this.series.test.push(point[2]);
-    this.series.acc.push(point[3]);
+    const total = state.penalty > 0 ? state.train_error + state.penalty : null;
+    const point = { step: state.step, train: state.train_error, test: state.test_error ?? null, acc: state.train_accuracy ?? null, total };
+    for (const k of Object.keys(this.series)) this.series[k].push(point[k]);
     if (this.series.step.length > MAX_POINTS) {
       const keep = (a) => a.filter((_, n) => n % 2 === 1 || n === a.length - 1);
       for (const k of Object.keys(this.series)) this.series[k] = keep(this.series[k]);
@@ -56,13 +65,19 @@ export class ErrorChart extends LiveChart {
     return niceStep((this.series.step.at(-1) ?? 1) / 6);
   }
 
+  /** The series drawn, in the order of the chart's traces. */
+  keys() {
+    return ["train", "test", ...(this.classify ? ["acc"] : []), ...(this.penalised ? ["total"] : [])];
+  }
+
   draw() {
     if (!this.full && this.queue.length && this.div.data) {
       const q = this.queue;
       this.queue = [];
-      const cols = this.classify ? [0, 1, 2] : [0, 1];
-      const xs = cols.map(() => q.map((p) => p[0]));
-      const ys = [q.map((p) => p[1]), q.map((p) => p[2]), q.map((p) => p[3])].slice(0, cols.length);
+      const keys = this.keys();
+      const cols = keys.map((_, n) => n);
+      const xs = cols.map(() => q.map((p) => p.step));
+      const ys = keys.map((k) => q.map((p) => p[k]));
       // whole steps, some apart: a dtick of 1 over 10⁵ steps would be 10⁵ ticks, so
       // the axis changes first
       const dtick = this.dtick();
@@ -84,6 +99,8 @@ export class ErrorChart extends LiveChart {
     ];
     if (this.classify)
       traces.push({ x: [...s.step], y: [...s.acc], name: "training accuracy", yaxis: "y2", mode: "lines", line: { ...line(2), color: "#009E73", dash: "dot" } });
+    if (this.penalised)
+      traces.push({ x: [...s.step], y: [...s.total], name: "training error + Ω", mode: "lines", line: { ...line(2), color: "#CC79A7", dash: "dashdot" } });
     const layout = this.baseLayout({
       margin: { l: this.present ? 84 : 62, r: this.classify ? (this.present ? 72 : 56) : 12, t: 8, b: this.present ? 54 : 44 },
       showlegend: true,

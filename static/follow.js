@@ -183,7 +183,7 @@ async function applyState(data) {
   quiet();
   if (rebuild) {
     const dataset = await request("GET", `${base}/dataset`);
-    const info = { activation: config.activation, output: config.output, loss: config.loss, encoding: dataset.encoding, classes: dataset.classes };
+    const info = { activation: config.activation, output: config.output, loss: config.loss, encoding: dataset.encoding, classes: dataset.classes, features: config.features };
     store.update({ info, selection: { kind: "unit", l: config.layers.length - 1, j: 1 } });
     network.build(config.layers, info);
     network.select(view.selection, false);

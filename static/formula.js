@@ -121,14 +121,14 @@ export class FormulaPanel {
 
   /**
    * ctx: {selection, frame, phase, info {activation, output, loss, encoding},
-   *       weightsBefore, weightsNow, eta, sizes}
+   *       weightsBefore, weightsNow, eta, sizes, regularization {kind, strength}}
    * frame: {example, input, target, error, indices, layers[{s, x, delta, grad, update, weights}]}
    */
   render(ctx) {
     const { selection } = ctx;
     if (!selection) {
       this.title.textContent = "The lecture's formulas";
-      this.body.innerHTML = this.overview();
+      this.body.innerHTML = this.overview(ctx.regularization);
       return;
     }
     if (selection.kind === "unit") this.renderUnit(ctx);
@@ -138,7 +138,10 @@ export class FormulaPanel {
     this.body.parentElement.scrollTop = ctx.phase === "forward" ? 0 : this.body.parentElement.scrollHeight;
   }
 
-  overview() {
+  /** The four formulas; with a penalty (λ > 0) the update descends e + Ω. */
+  overview(reg) {
+    const penalty = reg && reg.kind !== "none" && reg.strength > 0;
+    const dw = (f) => partial(mi(f), sym("w", "ij", "l"));
     return (
       block("Forward", [
         equation(sym("s", "j", "l"), mo("="), sum("i"), sym("w", "ij", "l"), sym("x", "i", "l−1")),
@@ -149,7 +152,9 @@ export class FormulaPanel {
       ]) +
       block("Update", [
         equation(partial(mi("e"), sym("w", "ij", "l")), mo("="), sym("x", "i", "l−1"), sym("δ", "j", "l")),
-        equation(sym("w", "ij", "l"), mo("←"), sym("w", "ij", "l"), mo("−"), mi("η"), partial(mi("e"), sym("w", "ij", "l"))),
+        penalty
+          ? equation(sym("w", "ij", "l"), mo("←"), sym("w", "ij", "l"), mo("−"), mi("η"), paren(dw("e"), mo("+"), dw("Ω")))
+          : equation(sym("w", "ij", "l"), mo("←"), sym("w", "ij", "l"), mo("−"), mi("η"), dw("e")),
       ]) +
       `<p class="eq-note">Click a unit or a weight to see its formulas with this step's numbers.</p>`
     );
@@ -321,6 +326,8 @@ export class FormulaPanel {
             equation(mo("="), result(grad, "grad")),
           ];
     let html = intro + block("Gradient", gradLines, batch > 1 ? `Mean over the ${batch} examples of the batch; for the example shown x·δ = (${num(xi)})(${num(dj)}).` : "");
+    const penalty = this.penalty(ctx, layer, i, j, l);
+    html += penalty.html;
     if (phase !== "update" || !layer.update) {
       html += block("Weight now", [equation(sym("w", ij, l), mo("="), result(wNow, "w"))]);
       html += asked(ctx, selection)
@@ -332,14 +339,47 @@ export class FormulaPanel {
     const dw = layer.update[i][j - 1];
     const after = layer.weights[i][j - 1];
     const before = ctx.weightsBefore?.[l - 1]?.[i]?.[j - 1];
-    html += block("Update", [
-      equation(row(mi("Δ"), sym("w", ij, l)), mo("="), mo("−"), mi("η"), partial(mi("e"), sym("w", ij, l))),
-      equation(mo("="), mo("−"), lit(String(eta)), times(), factor(grad), mo("="), result(dw, "update")),
-    ]);
+    html += block("Update", penalty.on
+      ? [
+          equation(row(mi("Δ"), sym("w", ij, l)), mo("="), mo("−"), mi("η"), paren(partial(mi("e"), sym("w", ij, l)), mo("+"), partial(mi("Ω"), sym("w", ij, l)))),
+          equation(mo("="), mo("−"), lit(String(eta)), times(), paren(mn(grad), mo("+"), factor(penalty.value)), mo("="), result(dw, "update")),
+        ]
+      : [
+          equation(row(mi("Δ"), sym("w", ij, l)), mo("="), mo("−"), mi("η"), partial(mi("e"), sym("w", ij, l))),
+          equation(mo("="), mo("−"), lit(String(eta)), times(), factor(grad), mo("="), result(dw, "update")),
+        ]);
     html += block("New weight", [
       equation(sym("w", ij, l), mo("←"), sym("w", ij, l), mo("+"), row(mi("Δ"), sym("w", ij, l))),
       equation(mo("="), before === undefined ? mi("w") : mn(before), mo("+"), factor(dw), mo("="), result(after, "w-after")),
     ]);
     this.body.innerHTML = html;
+  }
+
+  /**
+   * The penalty's gradient ∂Ω/∂w_ij(l) when λ > 0 (ctx.regularization: the session's
+   * {kind, strength}): the trace's `penalty_grad`, beside its formula with the weight the
+   * step started from; the bias row carries no penalty. {on, value, html}.
+   */
+  penalty(ctx, layer, i, j, l) {
+    const reg = ctx.regularization;
+    const value = layer.penalty_grad?.[i]?.[j - 1];
+    if (!reg || reg.kind === "none" || !(reg.strength > 0) || value === undefined || value === null) return { on: false, html: "" };
+    const ij = indices(i, j);
+    const w = ctx.weightsBefore?.[l - 1]?.[i]?.[j - 1];
+    const lambda = lit(String(reg.strength));
+    const dOmega = partial(mi("Ω"), sym("w", ij, l));
+    const l2 = reg.kind === "l2";
+    const omega = `${l2 ? "L2: Ω = λ Σ w²" : "L1: Ω = λ Σ |w|"} over the non-bias weights, λ = ${reg.strength}`;
+    const lines =
+      i === 0
+        ? [equation(dOmega, mo("="), result(value, "penalty-grad"))]
+        : [
+            equation(dOmega, mo("="), l2 ? row(lit(2), mi("λ"), sym("w", ij, l)) : row(mi("λ"), mi("sign"), paren(sym("w", ij, l)))),
+            w === undefined
+              ? equation(mo("="), result(value, "penalty-grad"))
+              : equation(mo("="), l2 ? row(lit(2), times(), lambda, times(), factor(w)) : row(lambda, times(), mi("sign"), paren(mn(w))), mo("="), result(value, "penalty-grad")),
+          ];
+    const note = i === 0 ? `${omega}: the bias weight w₀ⱼ carries none.` : `${omega}, with w before this step.`;
+    return { on: true, value, html: block("Penalty gradient", lines, note) };
   }
 }

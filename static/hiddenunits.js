@@ -61,14 +61,21 @@ export class HiddenUnits {
       canvas.dataset.unit = key;
       this.tiles.set(key, canvas);
     }
-    const image = new ImageData(n, n);
-    for (let r = 0; r < n; r += 1) {
-      for (let c = 0; c < n; c += 1) {
-        const [red, green, blue] = divergingRgb(t(values[r][c]));
-        image.data.set([red, green, blue, 255], 4 * ((n - 1 - r) * n + c)); // row 0 is the lowest x₂: at the bottom
-      }
-    }
-    canvas.getContext("2d").putImageData(image, 0, 0);
+    paintPlane(canvas, values, t);
     return canvas;
   }
+}
+
+/** Paint a unit's x over the input plane (values[row][col], n × n) into an n × n canvas,
+ * coloured by t(x) on the diverging scale; also the network's neuron maps. */
+export function paintPlane(canvas, values, t) {
+  const n = values.length;
+  const image = new ImageData(n, n);
+  for (let r = 0; r < n; r += 1) {
+    for (let c = 0; c < n; c += 1) {
+      const [red, green, blue] = divergingRgb(t(values[r][c]));
+      image.data.set([red, green, blue, 255], 4 * ((n - 1 - r) * n + c)); // row 0 is the lowest x₂: at the bottom
+    }
+  }
+  canvas.getContext("2d").putImageData(image, 0, 0);
 }

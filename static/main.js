@@ -24,12 +24,13 @@ import { NetworkView } from "./network.js";
 import { mountPanels } from "./networkpanel.js";
 import { StepPlayer } from "./player.js";
 import { createPractice } from "./practise.js";
-import { apiConfig, completeConfig, needsNewSession, readSetup, setPath, writeSetup } from "./setup.js";
+import { apiConfig, DEFAULT_CONFIG, completeConfig, needsNewSession, readSetup, setPath, writeSetup } from "./setup.js";
 import { mountShareButton } from "./share.js";
 import { afterPaint } from "./plotcard.js";
 import { StepChart } from "./stepchart.js";
 import { createStepping } from "./stepping.js";
 import { Store } from "./store.js";
+import { mountTeaching } from "./teachingpanels.js";
 import { shiftExample } from "./trace.js";
 
 const asked = readSetup(location.search);
@@ -72,8 +73,18 @@ const chart = new GradientChart($("#chart-grad"));
 const stepChart = new StepChart($("#chart-step"), $("#step-note"));
 const errorChart = new ErrorChart($("#chart-error"));
 const hiddenUnits = new HiddenUnits($("#hidden-units"), $("#hidden-note"), { swatch: $("#hidden-scale"), lo: $("#hidden-lo"), hi: $("#hidden-hi") });
-const boundary = new BoundaryChart($("#chart-boundary"), { onPick: (i) => pick(i), onGrid: (g) => hiddenUnits.show(g) });
-const liveCharts = [chart, stepChart, errorChart, boundary];
+const boundary = new BoundaryChart($("#chart-boundary"), {
+  onPick: (i) => pick(i),
+  onGrid: (g) => {
+    hiddenUnits.show(g);
+    teaching.grid(g); // what the output layer sees, the neuron maps
+  },
+});
+// issue #16: what the output layer sees, input features, the view's toggles, a weight by hand
+const clearFrame = () => stepping.clearFrame();
+const datasetInfo = (name) => controls.dataset(name); // the catalogue's entry
+const teaching = mountTeaching({ lab, boundary, network, errorChart, datasetInfo, run, pick, startSession, changeSetup, changeView, renderFormula, quiet, clearFrame });
+const liveCharts = [chart, stepChart, errorChart, boundary, teaching.representation];
 const player = new StepPlayer({ network, onBeat: () => formulaSoon(), charts: liveCharts });
 const gradcheck = new GradcheckPanel($("#card-tools"), { sessionId: () => page.session?.id, onError: (error) => handle(error) });
 const exportLinks = new ExportLinks($("#exports"));
@@ -182,8 +193,9 @@ async function handle(error) {
 }
 
 // ------------------------------------------------------------------ sessions
-const dataDim = (config) =>
-  config.dataset.name === "custom" ? config.dataset.points[0].length : controls.dataset(config.dataset.name)?.dim ?? config.layers[0];
+// d(0): the features' number, else the data's dimension
+const rawDim = (config) => config.dataset.points?.[0]?.length ?? controls.dataset(config.dataset.name)?.dim ?? config.layers[0];
+const dataDim = (config) => config.features?.length || rawDim(config);
 
 /** Layer sizes consistent with the data and the output (d(0) and d(L) are not free). */
 function consistentLayers(config, hidden = config.layers.slice(1, -1)) {
@@ -201,10 +213,13 @@ async function showSession(created) {
   const old = page.session;
   lab.update({ session: created, weights: created.state.weights, config: completeConfig(created.config) });
   writeUrl();
-  if (old && old.id !== created.id) api.remove(old.id).catch(() => {});
+  if (old && old.id !== created.id) {
+    teaching.detach(); // no request may name the old id
+    api.remove(old.id).catch(() => {});
+  }
   const dataset = await api.dataset(created.id);
   const c = created.config;
-  const info = { activation: c.activation, output: c.output, loss: c.loss, encoding: dataset.encoding, classes: dataset.classes };
+  const info = { activation: c.activation, output: c.output, loss: c.loss, encoding: dataset.encoding, classes: dataset.classes, features: c.features };
   lab.update({ dataset, info, frame: null, traces: [], pinned: null, selection: { kind: "unit", l: c.layers.length - 1, j: 1 } });
   network.build(c.layers, info);
   network.setWeights(created.state.weights);
@@ -219,6 +234,7 @@ async function showSession(created) {
   gradcheck.clear();
   hiddenUnits.setActivation(c.activation, c.layers[0]);
   boundary.setSession(created.id, dataset, info);
+  teaching.setSession(created, dataset, info, rawDim(page.config));
   if (created.state.step > 0) await stepping.loadHistory();
   controls.fillSetup(page, dataDim(page.config));
   controls.exercise.setSizes(c.layers);
@@ -293,7 +309,12 @@ async function changeSetup(change) {
   while (page.busy || page.fastForwarding) await new Promise((resolve) => setTimeout(resolve, 20));
   let next = page.config;
   for (const [path, value] of Object.entries(change)) if (path !== "hidden") next = setPath(next, path, value);
-  const shape = ["hidden", "dataset", "dataset.name", "output", "dataset.classes"].some((k) => k in change);
+  // from a custom data set (the worked example) to a generated one: the latter's fields
+  if ("dataset.name" in change && page.config.dataset.name === "custom")
+    next = { ...next, dataset: { ...DEFAULT_CONFIG.dataset, name: change["dataset.name"] } };
+  // the features follow the raw point: a data set of another dimension starts from it
+  if ("dataset.name" in change && rawDim(next) !== rawDim(page.config)) next = { ...next, features: null };
+  const shape = ["hidden", "dataset", "dataset.name", "output", "dataset.classes", "features"].some((k) => k in change);
   if (shape) next = { ...next, layers: consistentLayers(next, change.hidden ?? page.config.layers.slice(1, -1)) };
   controls.showPreset(null);
   if (needsNewSession(page.config, next)) {
@@ -307,6 +328,7 @@ async function changeSetup(change) {
   }
   const patch = {};
   for (const key of ["learning_rate", "batch_size"]) if (next[key] !== page.config[key]) patch[key] = next[key];
+  if (JSON.stringify(next.regularization) !== JSON.stringify(page.config.regularization)) patch.regularization = next.regularization;
   if (!Object.keys(patch).length) return;
   const ok = await run(async () => {
     const answer = await api.patch(page.session.id, patch);
@@ -343,6 +365,7 @@ function select(selection) {
     practice.setExercise({ kind: "delta", layer: selection.l, unit: selection.j });
   lab.update({ selection });
   network.select(selection);
+  teaching.select(selection);
   renderFormula();
 }
 
@@ -367,6 +390,7 @@ function showExample(delta) {
 function markExamples(indices, pinned) {
   dataView.mark(indices, pinned);
   boundary.mark(indices, pinned);
+  teaching.mark(indices, pinned);
 }
 
 // In fast Play nobody reads the formulas of every step (MathML is slow to lay out):
@@ -391,6 +415,7 @@ function renderFormula() {
     weightsBefore: page.weightsBefore,
     weightsNow: page.weights,
     eta: page.session?.state.learning_rate ?? page.config.learning_rate,
+    regularization: page.session?.config.regularization,
     sizes: page.session?.config.layers ?? page.config.layers,
     asked: exercise.targets,
   });
@@ -448,6 +473,6 @@ async function start() {
 }
 
 // Tests and the benchmark read the page's state through this (read-only by convention).
-window.backpropLab = { page, lab, player, network, chart, stepChart, errorChart, boundary, hiddenUnits, formula, dataView, controls, exercise };
+window.backpropLab = { page, lab, player, network, chart, stepChart, errorChart, boundary, hiddenUnits, formula, dataView, controls, exercise, representation: teaching.representation, select };
 
 start();

@@ -58,7 +58,7 @@ export class NetworkView {
   /** Build the drawing for layer sizes d(0) … d(L). */
   build(sizes, info) {
     this.sizes = [...sizes];
-    this.info = info; // {activation, output, encoding, classes}
+    this.info = info; // {activation, output, encoding, classes, features}
     this.hiddenScale = unitScale(info.activation);
     this.outputScale = unitScale(info.output);
     this.svg.replaceChildren();
@@ -88,6 +88,7 @@ export class NetworkView {
     this.layout();
     if (this.weights) this.setWeights(this.weights);
     this.clearValues();
+    this.fitInputNames();
   }
 
   /** Vertical place of each unit of column l, in slots from the column's middle. */
@@ -114,7 +115,7 @@ export class NetworkView {
     g.dLabel = el("text", { class: "d-label" }, g);
     g.title = el("title", {}, g);
     const role = l === 0 ? "input" : l === this.depth ? "output" : "hidden";
-    g.title.textContent = g.name = `${role} unit ${j} of layer ${l}: x${sub(j)}(${l})`;
+    g.title.textContent = g.name = `${role} unit ${j} of layer ${l}: x${sub(j)}(${l})${l === 0 && this.info.features ? ` = ${this.inputName(j)}` : ""}`;
     return g;
   }
 
@@ -132,6 +133,7 @@ export class NetworkView {
     if (!this.sizes.length) return;
     layoutNetwork(this);
     if (this.frame) this.paintAll();
+    this.fitInputNames();
     if (this.asked.length) this.markAsked(this.asked);
   }
 
@@ -185,22 +187,22 @@ export class NetworkView {
   paintUnit(g, l, s, x) {
     const scale = l === this.depth ? this.outputScale : l === 0 ? (v) => Math.tanh(v) : this.hiddenScale;
     if (x === null || x === undefined) {
-      g.body.style.fill = "";
+      g.body.style.fill = g.mapFill ?? ""; // neuronmaps.js may fill it with a picture
       g.value.style.fill = "";
       setText(g.value, "");
-      setText(g.sLabel, l === 0 ? `x${sub(g.dataset.j)}` : "");
+      setText(g.sLabel, l === 0 ? this.inputName(g.dataset.j) : "");
       delete g.dataset.x;
       delete g.dataset.s;
       return;
     }
     const t = scale(x);
-    g.body.style.fill = diverging(t);
+    g.body.style.fill = g.mapFill ?? diverging(t);
     g.value.style.fill = inkOn(t);
     g.dataset.x = x;
     const detail = g.dataset.detail;
     fitText(g.value, detail === "none" ? "" : num(x, detail === "full" ? 3 : 2));
     if (l === 0) {
-      setText(g.sLabel, detail === "full" ? `x${sub(g.dataset.j)}` : "");
+      setText(g.sLabel, detail === "full" ? this.inputName(g.dataset.j) : "");
     } else {
       g.dataset.s = s;
       fitText(g.sLabel, detail === "full" ? `s = ${num(s)}` : "");
@@ -351,6 +353,23 @@ export class NetworkView {
 
   unitLabel(l, j) {
     return `x${sub(j)}(${l})`;
+  }
+
+  /** A feature's name (sin x₁) may be wider than the margin left of the inputs: shrink it. */
+  fitInputNames() {
+    if (!this.info?.features) return;
+    for (const g of this.units[0].slice(1)) {
+      const label = g.sLabel;
+      const room = Number(label.getAttribute("x")) - 2; // text-anchor: end
+      const width = label.textContent ? label.getComputedTextLength() : 0;
+      if (width > room && room > 0) label.style.fontSize = `${(parseFloat(getComputedStyle(label).fontSize) * room) / width}px`;
+    }
+  }
+
+  /** Input unit j's name: its feature (x₁², sin x₁, …) when the session has features. */
+  inputName(j) {
+    const name = this.info?.features?.[j - 1];
+    return name ? name.replace(/x(\d)/g, (_, d) => `x${sub(d)}`) : `x${sub(j)}`;
   }
 
   edgeLabel(l, i, j) {

@@ -13,6 +13,8 @@ export const DEFAULT_CONFIG = Object.freeze({
   batch_size: 1,
   seed: 0,
   dataset: { name: "xor", n: 200, noise: 0.1, seed: 0, test_ratio: 0.2, classes: null },
+  features: null, // x(0) from the raw point, e.g. ["x1²", "x2²"]; null: the point itself
+  regularization: { kind: "none", strength: 0 }, // Ω: none, l2 or l1, and its λ
 });
 
 export const DEFAULT_VIEW = Object.freeze({
@@ -20,14 +22,18 @@ export const DEFAULT_VIEW = Object.freeze({
   rate: 5, // steps per second in Play
   present: false, // projector mode
   exercise: "", // exercise mode, as exercise.js's modeText(): "" (off), "delta-output", …
+  showTest: false, // the input-plane view shows the test points too
+  discretize: false, // … and the output's class instead of its value
+  maps: false, // each hidden unit's circle shows its x over the input plane
 });
 
 // The config's leaves, as query keys ("init.scheme"), in the order a link lists them.
 const PATHS = [
   "layers", "activation", "output", "loss", "init.scheme", "init.scale", "learning_rate", "batch_size", "seed",
   "dataset.name", "dataset.n", "dataset.noise", "dataset.seed", "dataset.test_ratio", "dataset.classes",
+  "features", "regularization.kind", "regularization.strength",
 ];
-const VIEW_KEYS = { speed: "speed", rate: "rate", present: "present", exercise: "ex" };
+const VIEW_KEYS = { speed: "speed", rate: "rate", present: "present", exercise: "ex", showTest: "testpts", discretize: "discrete", maps: "maps" };
 // Links written before the query used the API's names still open the same run.
 const OLD_KEYS = {
   act: "activation", out: "output", init: "init.scheme", scale: "init.scale", eta: "learning_rate",
@@ -46,8 +52,13 @@ export function setPath(config, path, value) {
   return copy;
 }
 
-/** A query value as the type of the default it replaces (numbers: null when unreadable). */
-function parse(text, example) {
+/** A query value as the type of the default it replaces (numbers: null when unreadable);
+ * `features` is a comma-separated list of names (x1,x1²). */
+function parse(text, example, path) {
+  if (path === "features") {
+    const names = text.split(",").map((name) => name.trim()).filter(Boolean);
+    return names.length ? names : null;
+  }
   if (Array.isArray(example)) {
     const sizes = text.split(/[-,x ]+/).filter(Boolean).map(Number);
     return sizes.length >= 2 && sizes.every((d) => Number.isInteger(d) && d >= 1) ? sizes : null;
@@ -85,7 +96,7 @@ export function readSetup(search) {
   for (const [key, text] of params) {
     const path = PATHS.includes(key) ? key : OLD_KEYS[key];
     if (!path || (path !== key && params.has(path))) continue; // the new name wins
-    const value = parse(text, getPath(DEFAULT_CONFIG, path) ?? 0);
+    const value = parse(text, getPath(DEFAULT_CONFIG, path) ?? 0, path);
     if (value !== null) config = setPath(config, path, value);
   }
   const custom = config.dataset.name === "custom" ? readCustom(params) : null;
@@ -107,7 +118,7 @@ export function writeSetup({ config, view }) {
   for (const path of PATHS) {
     const value = getPath(config, path);
     if (value === null || value === undefined || (custom && path.startsWith("dataset.") && path !== "dataset.name")) continue;
-    params.set(path, Array.isArray(value) ? value.join("-") : String(value));
+    params.set(path, Array.isArray(value) ? value.join(path === "features" ? "," : "-") : String(value));
   }
   if (custom) {
     params.set("dataset.points", config.dataset.points.map((p) => p.map(round).join(",")).join(";"));
@@ -128,12 +139,15 @@ export function completeConfig(config) {
     ...structuredClone(DEFAULT_CONFIG),
     ...structuredClone(config),
     init: { ...DEFAULT_CONFIG.init, ...config.init },
+    // a custom data set (points and labels) takes none of the generated sets' fields
     dataset: config.dataset?.name === "custom" ? structuredClone(config.dataset) : { ...DEFAULT_CONFIG.dataset, ...config.dataset },
+    regularization: { ...DEFAULT_CONFIG.regularization, ...config.regularization },
   };
 }
 
-/** Does going from config `a` to `b` need a new session? (η and B are PATCHed instead.) */
+/** Does going from config `a` to `b` need a new session? (η, B and the regularisation
+ * are PATCHed instead.) */
 export function needsNewSession(a, b) {
-  const fixed = ({ learning_rate, batch_size, ...rest }) => JSON.stringify(rest);
+  const fixed = ({ learning_rate, batch_size, regularization, ...rest }) => JSON.stringify(rest);
   return fixed(completeConfig(a)) !== fixed(completeConfig(b));
 }

@@ -56,9 +56,22 @@ export class ViewToggles {
   }
 }
 
-/** A weight typed by hand: shown when a line is selected; set(selection, value). */
+const WEIGHT_FORM = `
+  <form class="weight-edit" id="weight-edit" hidden>
+    <label for="weight-value"><span class="weight-name">w</span>
+      <input type="number" id="weight-value" step="any" required></label>
+    <button type="submit">Set this weight</button>
+    <span class="hint">the next step uses it; undo takes it back</span>
+  </form>`;
+
+/** A weight typed by hand: shown when a line (or a matrix cell) is selected; written
+ * over the drawing's corner, after `after`, on the lab page only (the follow page is
+ * read-only);
+ * set(selection, value). */
 export class WeightEditor {
-  constructor(form, { set }) {
+  constructor(after, { set }) {
+    after.insertAdjacentHTML("afterend", WEIGHT_FORM);
+    const form = after.nextElementSibling;
     this.form = form;
     this.input = form.querySelector("input");
     this.label = form.querySelector(".weight-name");
@@ -83,5 +96,36 @@ export class WeightEditor {
     this.selection = { l, i, j };
     this.label.innerHTML = `w<sub>${i}${j}</sub>(${l}) =`;
     if (changed && this.input !== document.activeElement) this.input.value = String(weights[l - 1][i][j - 1]);
+  }
+}
+
+const EXAMPLE_FIELDS = `
+  <fieldset class="example-fieldset" id="example-form">
+    <legend>Worked example <span class="hint">your point, from the weights on screen</span></legend>
+    <label for="example-x1">x₁ <input type="number" id="example-x1" step="any" value="1"></label>
+    <label for="example-x2">x₂ <input type="number" id="example-x2" step="any" value="1"></label>
+    <label for="example-y">target y <input type="number" id="example-y" step="any" value="1"></label>
+    <button type="button" id="example-use">Train on this point</button>
+  </fieldset>`;
+
+/** The lecture's worked example typed in: one point and its target, a fieldset at the
+ * end of the setup `form` (its fields have no name: the setup ignores them);
+ * use({point, y}). */
+export class ExampleForm {
+  constructor(form, { use }) {
+    form.insertAdjacentHTML("beforeend", EXAMPLE_FIELDS);
+    const number = (id) => Number(form.querySelector(id).value);
+    this.x2 = form.querySelector("#example-x2");
+    form.querySelector("#example-use").addEventListener("click", () => {
+      const point = this.dim === 1 ? [number("#example-x1")] : [number("#example-x1"), number("#example-x2")];
+      const y = number("#example-y");
+      if ([...point, y].every(Number.isFinite)) use({ point, y });
+    });
+  }
+
+  /** `dim`: the raw point's dimension (1-D data has no x₂). */
+  fill(dim) {
+    this.dim = dim;
+    this.x2.closest("label").hidden = dim !== 2;
   }
 }

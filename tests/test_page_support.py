@@ -40,6 +40,16 @@ def wait_ready(page, query: str = "") -> None:
     page.wait_for_selector("body[data-ready=true]")
 
 
+def wait_grid(page, query: str = "") -> dict:
+    """Open the page, wait until the input-plane view draws its grid; the grid's JSON."""
+    with page.expect_response("**/grid?*") as answer:
+        wait_ready(page, query)
+    page.wait_for_function(
+        "() => document.querySelector('#chart-boundary').dataset.kind === 'grid'"
+    )
+    return answer.value.json()
+
+
 def wait_step_done(page, step: int) -> None:
     """Wait until the counter shows ``step`` and no beat is animating."""
     page.wait_for_function(

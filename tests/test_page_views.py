@@ -11,7 +11,7 @@ import json
 import pytest
 
 from tests.conftest import ARTIFACTS
-from tests.test_page_support import assert_shows, wait_ready, wait_step_done
+from tests.test_page_support import assert_shows, wait_grid, wait_ready, wait_step_done
 
 pytestmark = pytest.mark.browser
 
@@ -143,12 +143,7 @@ def test_exports_hold_the_api_numbers(page):
 
 
 def test_boundary_shows_the_grid_and_a_click_picks_a_point(page):
-    with page.expect_response("**/grid?*") as answer:
-        wait_ready(page, STILL)
-    grid = answer.value.json()
-    page.wait_for_function(
-        "() => document.querySelector('#chart-boundary').dataset.kind === 'grid'"
-    )
+    grid = wait_grid(page, STILL)
     heat = page.evaluate("() => document.querySelector('#chart-boundary').data[0]")
     out = grid["layers"][-1]["x"][0]  # tanh output: its value is its place on the scale
     assert heat["x"] == grid["xs"] and heat["y"] == grid["ys"]
