@@ -41,9 +41,10 @@ from app.encode import backward_document, dumps, forward_document, step_document
 from app.exceptions import NotFound, OutOfOrder, ReadOnly, Refused, TooMany
 from app.exercise import StepNumbers
 from app.schemas import State, progress_dict
-from app.sessions import Session, Store
+from app.sessions import Session
 from app.settings import Settings
 from app.shares import RECORDS, RESYNC, Event, Follower, Share, frame_bytes
+from app.store import Store
 
 KEEPALIVE_SECONDS = 15.0  # a comment line this often keeps proxies from closing the stream
 RETRY_MS = 2000  # how soon a browser's EventSource reconnects after a dropped stream

@@ -26,8 +26,8 @@ from app.errors import install_error_handlers
 from app.follow import FollowHub
 from app.middleware import GZIP_MIN_BYTES, BodyLimitsMiddleware, SecurityHeadersMiddleware
 from app.routes import evaluation, exports, follow, meta, representation, sessions
-from app.sessions import SessionStore, Store
 from app.settings import Settings, get_settings
+from app.store import SessionStore, Store
 
 # `static` sits next to `app`, both in the repository and in site-packages.
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"

@@ -36,9 +36,10 @@ from redis.exceptions import LockError, RedisError
 from app.exceptions import NotFound, Refused, Unavailable
 from app.history import History
 from app.schemas import SessionConfig
-from app.sessions import NO_SESSION, Session, Store, build_network, new_id
+from app.sessions import NO_SESSION, Session, build_network, new_id
 from app.settings import Settings
 from app.snapshot import Snapshot
+from app.store import Store
 from engine import State
 
 PREFIX = "backprop:"

@@ -210,19 +210,6 @@ class TrainRequest(Strict):
     )
 
 
-class PredictRequest(Strict):
-    inputs: list[Annotated[list[Finite], Field(max_length=64)]] = Field(
-        min_length=1, max_length=BIG
-    )
-
-
-class GradcheckRequest(Strict):
-    indices: list[Annotated[int, Field(ge=0, le=BIG)]] | None = Field(
-        None, min_length=1, max_length=BIG
-    )
-    epsilon: Finite = Field(1e-5, gt=0, le=1.0)
-
-
 # ------------------------------------------------------------------------- responses
 class Progress(BaseModel):
     """Where a run stands, without the weights (a step's trace carries those)."""
@@ -419,74 +406,8 @@ class TrainOut(BaseModel):
     state: State
 
 
-class PredictLayer(BaseModel):
-    layer: int
-    x: Matrix
-
-
-class PredictOut(BaseModel):
-    layers: list[PredictLayer]
-    output: Matrix
-
-
-class GridLayer(BaseModel):
-    layer: int
-    x: list[Matrix] = Field(description="Per unit j: resolution × resolution values (row = y).")
-
-
-class GridOut(BaseModel):
-    resolution: int
-    digits: int
-    xs: list[float]
-    ys: list[float]
-    layers: list[GridLayer]
-
-
-class LayerCheckOut(BaseModel):
-    layer: int
-    max_abs_diff: float
-    max_rel_diff: float = Field(description="max |G − Ĝ| / max(max |G|, max |Ĝ|)")
-
-
-class GradcheckOut(BaseModel):
-    indices: list[int]
-    epsilon: float
-    layers: list[LayerCheckOut]
-    max_rel_diff: float
-    backprop_passes: int
-    numerical_passes: int
-    backprop_seconds: float
-    numerical_seconds: float
-
-
 class PresetOut(BaseModel):
     name: str
     title: str
     description: str
     config: SessionConfig
-
-
-# ------------------------------------------------------- what the output layer sees
-class RepresentedPoints(BaseModel):
-    x: Matrix = Field(description="x(l) of each point, without the bias unit: N × d(l)")
-    view: Matrix = Field(description="The 2-D view: x(l) itself when d(l) ≤ 2, else PCA.")
-    label: list[float] = Field(description="Class index, or the real target.")
-
-
-class RepresentationOut(BaseModel):
-    layer: int = Field(description="l, 0 … L−1")
-    units: int = Field(description="d(l)")
-    names: list[str] = Field(description="The units of layer l: features, or x_j(l).")
-    method: Literal["coordinates", "pca"]
-    variance_kept: float = Field(description="Share of the variance of x(l) the view keeps.")
-    mean: list[float] | None = Field(description="PCA: the training points' mean m.")
-    components: Matrix | None = Field(
-        description="PCA: v_1, v_2, the top right singular vectors of x(l) − m; view = (x − m) vᵀ."
-    )
-    boundary: list[float] | None = Field(
-        description="l = L−1, d(l) = 2, one output unit: (w_0, w_1, w_2) of W(L), the line "
-        "w_0 + w_1 x_1 + w_2 x_2 = 0 where the output crosses its threshold (s(L) = 0)."
-    )
-    digits: int
-    train: RepresentedPoints
-    test: RepresentedPoints

@@ -17,6 +17,7 @@ from app.history import History
 from app.main import create_app
 from app.middleware import SECURITY_HEADERS, BodyLimitsMiddleware
 from app.settings import Settings
+from app.store import SessionStore
 from tests.support import running_server
 
 API = "/api/sessions"
@@ -107,7 +108,7 @@ def test_fast_forward_chunks_are_sized_by_the_cost_of_a_step(monkeypatch):
     """With a clock that advances 30 ms per step, a 1 s call ends within 10 % + a step
     (it used to start with a chunk of 50 steps, 1.5 s, whatever the limit)."""
     settings = Settings(train_time_limit_seconds=1.0)
-    store = sessions_module.SessionStore(settings)
+    store = SessionStore(settings)
     from app.schemas import SessionConfig
 
     session = store.create(SessionConfig())

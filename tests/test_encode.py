@@ -14,8 +14,8 @@ from app.errors import ErrorOut
 from app.main import create_app
 from app.middleware import SECURITY_HEADERS
 from app.schemas import LayerOut, Progress, SessionConfig, StepOut, progress_dict
-from app.sessions import SessionStore
 from app.settings import Settings
+from app.store import SessionStore
 from tests.support import DIVERGING
 
 API = "/api/sessions"

@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 from app import follow as follow_module
 from app.follow import FollowHub
 from app.main import create_app
-from app.sessions import SessionStore
 from app.settings import Settings
+from app.store import SessionStore
 from tests.support import running_server
 
 API = "/api/sessions"

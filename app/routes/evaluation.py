@@ -7,23 +7,68 @@ from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 
 from app import budget
 from app.exceptions import Invalid, sentence
 from app.routes.sessions import ERRORS, Config, SessionDep, compute
-from app.schemas import (
-    GradcheckOut,
-    GradcheckRequest,
-    GridLayer,
-    GridOut,
-    LayerCheckOut,
-    PredictLayer,
-    PredictOut,
-    PredictRequest,
-)
+from app.schemas import BIG, Finite, Matrix, Strict
 from engine.gradcheck import gradient_check
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=ERRORS)
+
+
+class PredictRequest(Strict):
+    inputs: list[Annotated[list[Finite], Field(max_length=64)]] = Field(
+        min_length=1, max_length=BIG
+    )
+
+
+class GradcheckRequest(Strict):
+    indices: list[Annotated[int, Field(ge=0, le=BIG)]] | None = Field(
+        None, min_length=1, max_length=BIG
+    )
+    epsilon: Finite = Field(1e-5, gt=0, le=1.0)
+
+
+class PredictLayer(BaseModel):
+    layer: int
+    x: Matrix
+
+
+class PredictOut(BaseModel):
+    layers: list[PredictLayer]
+    output: Matrix
+
+
+class GridLayer(BaseModel):
+    layer: int
+    x: list[Matrix] = Field(description="Per unit j: resolution × resolution values (row = y).")
+
+
+class GridOut(BaseModel):
+    resolution: int
+    digits: int
+    xs: list[float]
+    ys: list[float]
+    layers: list[GridLayer]
+
+
+class LayerCheckOut(BaseModel):
+    layer: int
+    max_abs_diff: float
+    max_rel_diff: float = Field(description="max |G − Ĝ| / max(max |G|, max |Ĝ|)")
+
+
+class GradcheckOut(BaseModel):
+    indices: list[int]
+    epsilon: float
+    layers: list[LayerCheckOut]
+    max_rel_diff: float
+    backprop_passes: int
+    numerical_passes: int
+    backprop_seconds: float
+    numerical_seconds: float
 
 
 @router.post("/{session_id}/predict", response_model=PredictOut)

@@ -2,18 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 from anyio import to_thread
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 
 from app.exceptions import Invalid, sentence
 from app.routes.sessions import ERRORS, SessionDep
-from app.schemas import RepresentationOut, RepresentedPoints
+from app.schemas import Matrix
 from engine.representation import representation
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=ERRORS)
+
+
+class RepresentedPoints(BaseModel):
+    x: Matrix = Field(description="x(l) of each point, without the bias unit: N × d(l)")
+    view: Matrix = Field(description="The 2-D view: x(l) itself when d(l) ≤ 2, else PCA.")
+    label: list[float] = Field(description="Class index, or the real target.")
+
+
+class RepresentationOut(BaseModel):
+    layer: int = Field(description="l, 0 … L−1")
+    units: int = Field(description="d(l)")
+    names: list[str] = Field(description="The units of layer l: features, or x_j(l).")
+    method: Literal["coordinates", "pca"]
+    variance_kept: float = Field(description="Share of the variance of x(l) the view keeps.")
+    mean: list[float] | None = Field(description="PCA: the training points' mean m.")
+    components: Matrix | None = Field(
+        description="PCA: v_1, v_2, the top right singular vectors of x(l) − m; view = (x − m) vᵀ."
+    )
+    boundary: list[float] | None = Field(
+        description="l = L−1, d(l) = 2, one output unit: (w_0, w_1, w_2) of W(L), the line "
+        "w_0 + w_1 x_1 + w_2 x_2 = 0 where the output crosses its threshold (s(L) = 0)."
+    )
+    digits: int
+    train: RepresentedPoints
+    test: RepresentedPoints
 
 
 def unit_names(net, l: int) -> list[str]:

@@ -36,9 +36,10 @@ from app.schemas import (
     WeightsRequest,
     progress_dict,
 )
-from app.sessions import Session, Store
+from app.sessions import Session
 from app.settings import Settings
 from app.snapshot import Snapshot
+from app.store import Store
 from engine import StepTrace
 
 BAD_BODY = {"model": ErrorOut, "description": "The body could not be read (not UTF-8 JSON)."}
