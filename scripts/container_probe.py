@@ -127,14 +127,14 @@ def main(argv: list[str] | None = None) -> None:
         base,
         {"layers": [2, units + 1, 1]},
         f"BACKPROP_MAX_UNITS={units}",
-        f"the limit is {units} per layer",
+        f"the limit is {units} per layer (BACKPROP_MAX_UNITS)",
     )
     hidden = args.max_hidden_layers
     check_limit(
         base,
         {"layers": [2] + [2] * (hidden + 1) + [1]},
         f"BACKPROP_MAX_HIDDEN_LAYERS={hidden}",
-        f"the limit is {hidden}.",
+        f"the limit is {hidden} (BACKPROP_MAX_HIDDEN_LAYERS)",
     )
 
 

@@ -11,7 +11,7 @@ export function forwardFrame(trace, example = 0) {
     input: trace.input,
     target: trace.target,
     error: trace.error,
-    layers: trace.layers.map((l) => ({ s: l.s, x: l.x })),
+    layers: trace.layers.map((l) => ({ s: l.s, x: l.x, prime: l.prime })),
   };
 }
 

@@ -143,6 +143,9 @@ def test_each_phase_button_takes_one_beat(page):
     for layer in backward["layers"]:
         for j, d in enumerate(layer["delta"][0], start=1):
             assert_shows(page.text_content(f"#unit-{layer['layer']}-{j} .d-label"), d, "δ")
+    # the formula panel's θ'(s) is the engine's, from the forward beat's trace
+    prime = forward["layers"][-1]["prime"][0][0]
+    assert_shows(page.text_content("#formula [data-q=theta-prime]"), prime, "θ' after B")
     page.screenshot(path=ARTIFACTS / "beat-2-backward.png")
 
     with page.expect_response("**/update") as answer:
