@@ -1,5 +1,6 @@
 """Screenshots of the lab page for review: each beat of a step, projector mode, big
-networks, at 1280 × 720, 800 × 1000 (a narrow window) and 1920 × 1080.
+networks, huge numbers, /follow and /compare, at 800 × 1000 (a narrow window),
+1024 × 768 (a projector), 1280 × 720 and 1920 × 1080.
 
     python3 scripts/page_shots.py                      # serves this checkout itself
     python3 scripts/page_shots.py --base http://127.0.0.1:8000 --out /tmp/shots
@@ -21,7 +22,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from tests.support import launch_chromium, running_server  # noqa: E402
 
-SIZES = [(1280, 720), (800, 1000), (1920, 1080)]
+SIZES = [(800, 1000), (1024, 768), (1280, 720), (1920, 1080)]
 DEEP = "-".join(["2"] + ["10"] * 16 + ["1"])
 WIDEST = "-".join(["2"] + ["64"] * 16 + ["1"])
 
@@ -39,6 +40,10 @@ SCENES = {
     ),
     "deep-16x10": (f"?speed=0&layers={DEEP}", 1),
     "widest-16x64": (f"?speed=0&layers={WIDEST}", 1),
+    # weights that explode: numbers like 1.6×10⁶⁵ on the drawing, in the formulas
+    "huge": ("?speed=0&layers=2-4-1&act=identity&out=identity&eta=1000000&data=gaussians", 3),
+    "follow": ("?speed=0", "follow"),
+    "compare": ("/compare", "compare"),
 }
 
 
@@ -55,10 +60,25 @@ def shoot(browser, base: str, out: Path, name: str, query: str, action, size) ->
     page = browser.new_page(viewport={"width": width, "height": height})
     page.on("console", lambda m: m.type == "error" and print(f"  {name}: console: {m.text}"))
     page.on("pageerror", lambda e: print(f"  {name}: page error: {e}"))
-    page.goto(base + "/" + query)
+    page.goto(base + ("" if query.startswith("/") else "/") + query)
     page.wait_for_selector("body[data-ready=true]", timeout=120_000)
     tag = f"{name}-{width}"
-    if action == "beats":
+    if action == "follow":  # a student joining after the teacher's second step
+        for _ in range(2):
+            page.click("#btn-step")
+            wait_idle(page)
+        session_id = page.evaluate("backpropLab.page.session.id")
+        url = page.request.post(f"{base}/api/sessions/{session_id}/share").json()["url"]
+        page.goto(base + url)
+        page.wait_for_selector('body[data-beat="update"]', timeout=120_000)
+        page.wait_for_timeout(700)
+        page.screenshot(path=out / f"{tag}.png")
+    elif action == "compare":
+        page.keyboard.press("Space")
+        page.wait_for_function("() => backpropCompare.runs.every((r) => r.step === 1)")
+        page.wait_for_timeout(700)
+        page.screenshot(path=out / f"{tag}.png")
+    elif action == "beats":
         for beat in ("forward", "backward", "update"):
             page.click(f"#btn-{beat}")
             page.wait_for_selector(f"body[data-beat={beat}]")

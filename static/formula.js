@@ -273,7 +273,8 @@ export class FormulaPanel {
   outputDelta(ctx, j, l, s, x, d, delta, y) {
     const { info } = ctx;
     const yText = (v) => (info.encoding === "pm1" ? (v > 0 ? "+1" : "−1") : info.encoding === "01" ? String(v) : num(v));
-    const yTerm = (v) => (v < 0 ? paren(lit(yText(v))) : lit(yText(v)));
+    // after a minus sign: "− 1", "− (−1)", never "− +1"
+    const yTerm = (v) => (v < 0 ? paren(lit(yText(v))) : lit(yText(v).replace(/^\+/, "")));
     if (info.output === "softmax") {
       const hit = Number(y) === j - 1 ? 1 : 0;
       return block("Error signal δ (output, softmax + cross-entropy)", [

@@ -10,7 +10,7 @@ import { Timeline } from "./timeline.js";
 
 export const SPEEDS = [0, 0.25, 0.5, 1, 2, 4]; // animation speed; 0 = off
 const BEAT_MS = 450; // time per layer of a beat at 1× (the time of one layer lighting up)
-const STEP_MAX_MS = 1500; // … but a whole step (three beats) takes at most this long at 1×
+const STEP_MAX_MS = 1400; // … but a whole step (three beats) takes at most about 1.5 s at 1×
 const MIN_BEAT_MS = 30; // below this a beat is not animated: the drawing jumps
 
 export const CAPTIONS = {
