@@ -406,16 +406,20 @@ def test_a_run_exported_to_a_file_comes_back(page, tmp_path):
 
 # ------------------------------------------------------------------- your own data
 def click_plane(page, fx: float, fy: float) -> None:
-    """Click the data view's plane at a fraction of its width and height."""
-    box = page.locator("#data-view .plane").bounding_box()
+    """Click the data view's plane at a fraction of its width and height (once the view
+    has drawn it: a new run redraws the view)."""
+    plane = page.locator("#data-view .plane")
+    plane.wait_for(state="visible")
+    box = plane.bounding_box()
     page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
 
 
-def custom_points(page) -> int:
-    return page.evaluate(
-        "() => { const d = backpropLab.page.session.config.dataset;"
-        " return d.name === 'custom' && !backpropLab.page.busy ? d.points.length : -1; }"
-    )
+# The custom points of the run on show, once the page is not busy starting it (else -1).
+CUSTOM_POINTS = (
+    "(() => { const d = backpropLab.page.session.config.dataset;"
+    " return d.name === 'custom' && !backpropLab.page.busy ? d.points.length : -1; })()"
+)
+
 
 
 def test_your_own_points_make_a_new_run_with_a_shareable_link(page):
@@ -431,11 +435,10 @@ def test_your_own_points_make_a_new_run_with_a_shareable_link(page):
     click_plane(page, 0.25, 0.8)
     page.select_option("#data-class", "1")
     click_plane(page, 0.8, 0.2)
-    page.wait_for_function("() => backpropLab.page.session.config.dataset.name === 'custom'")
-    page.wait_for_function("() => backpropLab.page.session.config.dataset.points.length === 3")
+    page.wait_for_function(f"() => ({CUSTOM_POINTS}) === 3")  # the new run, drawn
     assert page.evaluate("backpropLab.page.session.config.dataset.labels") == [0, 0, 1]
     click_plane(page, 0.2, 0.2)  # on a point: removes it
-    page.wait_for_function("() => backpropLab.page.session.config.dataset.points.length === 2")
+    page.wait_for_function(f"() => ({CUSTOM_POINTS}) === 2")
     assert page.evaluate("backpropLab.page.session.config.dataset.labels") == [0, 1]
     page.click("#data-edit")  # done
     page.keyboard.press("Space")
