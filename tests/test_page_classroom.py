@@ -421,7 +421,6 @@ CUSTOM_POINTS = (
 )
 
 
-
 def test_your_own_points_make_a_new_run_with_a_shareable_link(page):
     page.set_viewport_size({"width": 1280, "height": 800})
     wait_ready(page, "?speed=0&layers=2-3-1")
