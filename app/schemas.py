@@ -222,6 +222,9 @@ class Progress(BaseModel):
     test_error: float | None
     test_accuracy: float | None
     penalty: float | None = Field(description="Ω(w) at the current weights; 0 without one.")
+    train_total_error: float | None = Field(
+        description="train_error + Ω(w): what the update descends (train_error without a penalty)."
+    )
     learning_rate: float
     batch_size: int
     pending: Literal["none", "forward", "backward"]
@@ -245,6 +248,7 @@ def progress_dict(net: Network, pending: str, undo_available: int) -> dict[str, 
         "test_error": finite_or_none(m["test_error"]),
         "test_accuracy": m["test_accuracy"],
         "penalty": finite_or_none(m["penalty"]),
+        "train_total_error": finite_or_none(m["train_total_error"]),
         "learning_rate": net.config.learning_rate,
         "batch_size": net.config.batch_size,
         "pending": pending,

@@ -177,18 +177,12 @@ class Network:
     # ------------------------------------------------------------- phases
     def begin(self, indices=None) -> Forward:
         """Phase 1: pick the mini-batch (or take ``indices``) and go forward. No state changes."""
-        st = self.state
-        if indices is None:
-            B = self.config.batch_size
-            idx, epoch, position = self.orders.next_batch(B, st.epoch, st.position)
-        else:
-            idx, epoch, position = self.check_indices(indices), st.epoch, st.position
-        y = self.y_train[idx]
+        idx, epoch, position = self._pick(indices)
         with np.errstate(all="ignore"):
-            s, x, prime, error = self._forward(self.x_train[idx], y)
+            y, s, x, prime, error = self._forward(idx)
         x_bias = frozen(x[:-1])
         return Forward(
-            st.step + 1,
+            self.state.step + 1,
             *frozen([idx, y]),
             frozen(s[1:]),
             tuple(a[:, 1:] for a in x_bias[1:]) + frozen(x[-1:]),
@@ -253,14 +247,13 @@ class Network:
         keeping the numbers of each step. Stops early (``diverged``) before the first
         step that would not be finite. Call it in chunks to report progress and to stop.
         """
-        first, B = self.state.step + 1, self.config.batch_size
+        first = self.state.step + 1
         errors, norms, deltas, message = [], [], [], ""
         with np.errstate(all="ignore"):
             for _ in range(steps):
                 st = self.state
-                idx, epoch, position = self.orders.next_batch(B, st.epoch, st.position)
-                y = self.y_train[idx]
-                s, x, prime, error = self._forward(self.x_train[idx], y)
+                idx, epoch, position = self._pick()
+                y, s, x, prime, error = self._forward(idx)
                 delta, G = self._backward(s, x, prime, y)
                 P = self._penalty_gradient()
                 norm = grad_norms(G[1:])
@@ -283,11 +276,20 @@ class Network:
 
     # The three phases on lecture-indexed lists (see ``backprop``), with NumPy's
     # floating-point warnings off: a diverging step is refused, not warned about.
-    def _forward(self, x0: Array, y: Array) -> tuple[list, list, list, float]:
-        """s, x and θ' of every layer, and e: the mean over the batch."""
-        W = (None, *self.state.weights)
-        s, x, prime = backprop.forward(W, x0, self.theta, self.theta_out)
-        return s, x, prime, float(self.loss.error(s[-1], x[-1], y).sum()) / len(y)
+    def _pick(self, indices=None) -> tuple[Array, int, int]:
+        """The next mini-batch's example indices (or ``indices``, checked), and the epoch
+        and position in it after this batch."""
+        st = self.state
+        if indices is not None:
+            return self.check_indices(indices), st.epoch, st.position
+        return self.orders.next_batch(self.config.batch_size, st.epoch, st.position)
+
+    def _forward(self, idx: Array) -> tuple[Array, list, list, list, float]:
+        """For the training examples ``idx``: y, then s, x and θ' of every layer, and e
+        (the mean over the batch)."""
+        W, y = (None, *self.state.weights), self.y_train[idx]
+        s, x, prime = backprop.forward(W, self.x_train[idx], self.theta, self.theta_out)
+        return y, s, x, prime, float(self.loss.error(s[-1], x[-1], y).sum()) / len(y)
 
     def _backward(self, s, x, prime, y) -> tuple[list, list]:
         """δ of every layer, starting from the loss's δ(L), and the gradient G."""
@@ -397,7 +399,9 @@ class Network:
             result[f"{name}_accuracy"] = (
                 None if empty or right is None else float(right[part].mean())
             )
-        result["penalty"] = self.penalty()
+        result["penalty"] = omega = self.penalty()
+        e_train = result["train_error"]
+        result["train_total_error"] = None if e_train is None else e_train + omega
         return result
 
     def grid(self, resolution: int = 41, padding: float = 0.1):

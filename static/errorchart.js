@@ -2,7 +2,7 @@
 // `state` of every step, every fast-forward chunk and the session itself. New points
 // are appended with Plotly.extendTraces; a reset or an undo redraws the small series.
 // With a penalty (λ > 0) a third line shows what the update descends: the training
-// error plus Ω, both the engine's numbers from the same `state` (E_train + penalty).
+// error plus Ω, the state's `train_total_error`.
 
 import { LiveChart, PLOT_CONFIG, emptyNote, niceStep } from "./plotcard.js";
 
@@ -39,7 +39,7 @@ export class ErrorChart extends LiveChart {
       if (state.step === last) return;
       this.truncate(state.step - 1);
     }
-    const total = state.penalty > 0 ? state.train_error + state.penalty : null;
+    const total = state.penalty > 0 ? state.train_total_error : null;
     const point = { step: state.step, train: state.train_error, test: state.test_error ?? null, acc: state.train_accuracy ?? null, total };
     for (const k of Object.keys(this.series)) this.series[k].push(point[k]);
     if (this.series.step.length > MAX_POINTS) {

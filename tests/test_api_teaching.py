@@ -83,6 +83,19 @@ def test_a_step_reports_e_the_penalty_and_its_gradient(client):
     assert t["state"]["penalty"] > 0
 
 
+def test_the_state_reports_what_the_update_descends(client):
+    """train_total_error = E_train + Ω(w) at the new weights; E_train alone without Ω."""
+    sid = create(client, L2)
+    client.post(f"{API}/{sid}/step")
+    state = client.get(f"{API}/{sid}").json()["state"]
+    omega = 0.05 * sum(float((np.array(w)[1:] ** 2).sum()) for w in state["weights"])
+    assert state["penalty"] == pytest.approx(omega, rel=1e-12)
+    assert state["train_total_error"] == pytest.approx(state["train_error"] + omega, rel=1e-12)
+    plain = create(client, {})
+    state = client.post(f"{API}/{plain}/step").json()["state"]
+    assert state["penalty"] == 0 and state["train_total_error"] == state["train_error"]
+
+
 def test_the_three_beats_carry_the_penalty_too(client):
     sid = create(client, L2)
     f = client.post(f"{API}/{sid}/forward").json()
