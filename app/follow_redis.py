@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 import redis.asyncio as redis
@@ -151,6 +152,7 @@ class RedisHub(FollowHub):
     def __init__(self, store: RedisStore, settings: Settings) -> None:
         super().__init__(store, settings)
         self.redis: redis.Redis = store.redis
+        self.readers: redis.Redis = store.readers  # for XREAD BLOCK (_read_events)
         self._publish_script = self.redis.register_script(PUBLISH)
         self._count = self.redis.register_script(COUNT)
         self._local: dict[str, Local] = {}
@@ -172,7 +174,14 @@ class RedisHub(FollowHub):
         self._restore_signals()
 
     def _spawn(self, coroutine) -> None:
-        task = asyncio.ensure_future(coroutine)
+        """Run in the background what no request waits for (counting followers, a
+        session that went away); if Redis fails, it is left undone."""
+
+        async def run() -> None:
+            with suppress(RedisError):
+                await coroutine
+
+        task = asyncio.ensure_future(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -375,7 +384,7 @@ class RedisHub(FollowHub):
                 if last is None:  # from now: a follower fetches older ones itself
                     last = int(await self.redis.hget(_keys(token, "")[0], "seq") or 0)
                 block = int(KEEPALIVE_SECONDS * 1000)
-                reply = await self.redis.xread({key: f"{last}-0"}, count=100, block=block)
+                reply = await self.readers.xread({key: f"{last}-0"}, count=100, block=block)
             except RedisError:
                 await asyncio.sleep(RETRY_SECONDS)
                 continue

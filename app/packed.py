@@ -32,7 +32,7 @@ def unpack(cls: type[T], data: bytes) -> T:
 
 def _describe(value: Any, blobs: list[bytes]) -> dict:
     if isinstance(value, np.ndarray):
-        blobs.append(np.ascontiguousarray(value).tobytes())
+        blobs.append(value.tobytes())  # C order, whatever the layout
         return {"a": [value.dtype.str, list(value.shape)]}
     if isinstance(value, tuple):
         return {"t": [_describe(v, blobs) for v in value]}

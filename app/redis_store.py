@@ -54,6 +54,7 @@ FLOAT = np.dtype("<f8")  # the same bytes on every host
 # worker killed mid-request leaves its lock behind: the session waits this long.
 LOCK_SECONDS = 20.0
 LOCK_POLL_SECONDS = 0.002
+CONNECTIONS = 200  # to Redis, per worker; more requests at once wait for one
 BUSY = (
     "This session is busy with another request that has not finished in {s:g} s; "
     "try again in a moment."
@@ -86,6 +87,15 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
+
+
+def _client(url: str, connections: int) -> redis.Redis:
+    """A client whose requests, past ``connections`` at once, wait for a free connection
+    (at most LOCK_SECONDS) instead of failing."""
+    pool = redis.BlockingConnectionPool.from_url(
+        url, max_connections=connections, timeout=LOCK_SECONDS, socket_timeout=LOCK_SECONDS
+    )
+    return redis.Redis.from_pool(pool)
 
 
 def _key(sid: str) -> str:
@@ -177,9 +187,14 @@ def _changed(before: tuple[tuple, tuple], after: tuple[tuple, tuple]) -> bool:
 class RedisStore(Store):
     """Sessions in Redis, shared by every worker and host that uses the same Redis."""
 
-    def __init__(self, settings: Settings, client: redis.Redis) -> None:
+    def __init__(
+        self, settings: Settings, client: redis.Redis, readers: redis.Redis | None = None
+    ) -> None:
         super().__init__(settings)
         self.redis = client
+        # Follow mode's readers of event streams (app/follow_redis.py) wait in XREAD
+        # BLOCK, each holding a connection: they have a pool of their own.
+        self.readers = readers or client
         self._create = client.register_script(CREATE)
         self._save_script = client.register_script(SAVE)
         # Sessions this worker served last, decoded, with the version they were read at.
@@ -188,7 +203,7 @@ class RedisStore(Store):
     @classmethod
     async def connect(cls, settings: Settings) -> RedisStore:
         """A store on BACKPROP_REDIS_URL; refuses to start if Redis does not answer."""
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=LOCK_SECONDS)
+        client = _client(settings.redis_url, CONNECTIONS)
         try:
             await client.ping()
         except RedisError as e:
@@ -196,10 +211,12 @@ class RedisStore(Store):
             raise RuntimeError(
                 f"BACKPROP_REDIS_URL is set but Redis does not answer there ({e})."
             ) from None
-        return cls(settings, client)
+        return cls(settings, client, _client(settings.redis_url, settings.max_followers))
 
     async def close(self) -> None:
         await self.redis.aclose()
+        if self.readers is not self.redis:
+            await self.readers.aclose()
 
     # ----------------------------------------------------------------- create
     async def add(self, config: SessionConfig) -> Session:
