@@ -1,31 +1,17 @@
 """Follow mode across workers and hosts: shares and their events in Redis.
 
-With BACKPROP_REDIS_URL set, a share is kept in Redis, so a follower connected to any
-worker sees every step of a teacher served by any other (token T, session S):
+With BACKPROP_REDIS_URL set, a share is kept in Redis (app/follow_scripts.py names the
+keys), so a follower connected to any worker sees every step of a teacher served by any
+other. Its latest events are a Redis stream whose entry ids are the events' SSE ids, so
+a page that reconnects to any worker replays what it missed (``Last-Event-ID``).
 
-    backprop:share:T    hash: sid, base_url, seq (the last event's number), bytes (of
-                        the events kept), exercise (JSON), followers (on all workers),
-                        detached (when its session went away), ended
-    backprop:shared:S   the token of the session's share
-    backprop:events:T   a Redis stream of the latest events, up to
-                        BACKPROP_FOLLOW_BUFFER_BYTES: entry id "<seq>-0", fields kind,
-                        data (the event's JSON), step. The entry id is the SSE id, so a
-                        page that reconnects to any worker replays what it missed
-                        (``Last-Event-ID``)
-    backprop:frame:T    list: the events of the step on show (a follower's first view)
-    backprop:records:T  sorted set: the packed numbers of the last RECORDS steps, by
-                        step, for exercise checks
-
-One script (PUBLISH) numbers an event, adds it to the stream, trims the stream to the
-byte bound and updates the step on show and the kept numbers, all at once. A request's
-events are published after its changes are saved and before the session's lock is
-released (the store's ``on_commit``), so they are in Redis in the order of the steps.
-
-Each worker reads a share's stream with one task (XREAD BLOCK) while it has followers
-of that share, and queues each event for each of them, as the in-process hub does. A
-follower whose worker saw an event before the follower was there fetches what it
-missed from the stream (app/follow.py, ``stream``). The caps on followers hold per
-worker; ``followers`` counts them on every worker.
+A request's events are published after its changes are saved and before the session's
+lock is released (the store's ``on_commit``), so they are in Redis in the order of the
+steps. Each worker reads a share's stream with one task (XREAD BLOCK) while it has
+followers of that share, and queues each event for each of them, as the in-process hub
+does. A follower whose worker saw an event before the follower was there fetches what
+it missed from the stream (app/follow.py, ``stream``). The caps on followers hold per
+worker; ``followers`` (what the teacher's page shows) counts them on every worker.
 """
 
 from __future__ import annotations
@@ -52,89 +38,24 @@ from app.follow import (
     FollowHub,
 )
 from app.follow_events import continued, ended, exercise_set, paused, seed
+from app.follow_scripts import (
+    COUNT,
+    PUBLISH,
+    SMALLEST_EVENT,
+    WATCH_SECONDS,
+    event_of,
+    followers_now,
+    keys_of,
+    shared_key,
+)
 from app.packed import pack, unpack
-from app.redis_store import PREFIX, RedisStore
+from app.redis_store import RedisStore
 from app.sessions import Session
 from app.settings import Settings
 from app.shares import CLOSE, RECORDS, Event, Follower, Publication, Share, choose
 
 ENDED_SECONDS = 60  # an ended share's keys stay this long, for other workers' readers
-SMALLEST_EVENT = 32  # bytes: no event is shorter, so the byte bound caps the count too
 RETRY_SECONDS = 1.0  # a worker's reader waits this long after Redis failed
-
-#   KEYS: share, events, frame, records, shared
-#   ARGV: kind, body, step, frame mode (default | set | step), the step of `step`,
-#         byte bound, count bound, kept step or '', its numbers, RECORDS, TTL, frame …
-PUBLISH = """
-if redis.call('HEXISTS', KEYS[1], 'sid') == 0 or redis.call('HEXISTS', KEYS[1], 'ended') == 1
-then return 0 end
-local kind, body, mode = ARGV[1], ARGV[2], ARGV[4]
-if mode == 'set' then
-  redis.call('DEL', KEYS[3], KEYS[4])
-  for i = 12, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
-elseif mode == 'step' then
-  redis.call('DEL', KEYS[3])
-  for _, entry in ipairs(redis.call('XREVRANGE', KEYS[2], '+', '-')) do
-    if entry[2][6] == ARGV[5] then redis.call('RPUSH', KEYS[3], entry[2][4]) break end
-  end
-  redis.call('ZREMRANGEBYSCORE', KEYS[4], '(' .. ARGV[5], '+inf')
-end
-if kind == 'state' then
-  local share = redis.call('HMGET', KEYS[1], 'exercise', 'followers')
-  local frame = table.concat(redis.call('LRANGE', KEYS[3], 0, -1), ',')
-  body = body .. ',"exercise":' .. share[1] .. ',"followers":' .. share[2]
-    .. ',"frame":[' .. frame .. ']'
-end
-local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-local data = '{"seq":' .. seq .. ',"kind":"' .. kind .. '",' .. body .. '}'
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], seq .. '-0',
-  'kind', kind, 'data', data, 'step', ARGV[3])
-local bytes = redis.call('HINCRBY', KEYS[1], 'bytes', #data)
-while bytes > tonumber(ARGV[6]) and redis.call('XLEN', KEYS[2]) > 1 do
-  local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
-  redis.call('XDEL', KEYS[2], oldest[1])
-  bytes = redis.call('HINCRBY', KEYS[1], 'bytes', -#oldest[2][4])
-end
-if mode == 'default' and (kind == 'forward' or kind == 'step') then
-  redis.call('DEL', KEYS[3])
-  redis.call('RPUSH', KEYS[3], data)
-elseif mode == 'default' and (kind == 'backward' or kind == 'update') then
-  redis.call('RPUSH', KEYS[3], data)
-end
-if ARGV[8] ~= '' then
-  redis.call('ZREMRANGEBYSCORE', KEYS[4], ARGV[8], '+inf')
-  redis.call('ZADD', KEYS[4], ARGV[8], ARGV[9])
-  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -(tonumber(ARGV[10]) + 1))
-end
-for i = 1, 5 do redis.call('EXPIRE', KEYS[i], ARGV[11]) end
-return seq
-"""
-
-# Count a follower in or out, if the share still exists. KEYS: share; ARGV: +1 or -1.
-COUNT = """
-if redis.call('HEXISTS', KEYS[1], 'sid') == 0 then return 0 end
-return redis.call('HINCRBY', KEYS[1], 'followers', ARGV[1])
-"""
-
-
-def _keys(token: str, sid: str) -> list[str]:
-    """The keys of a share, in the order PUBLISH takes them."""
-    return [
-        f"{PREFIX}share:{token}",
-        f"{PREFIX}events:{token}",
-        f"{PREFIX}frame:{token}",
-        f"{PREFIX}records:{token}",
-        _shared(sid),
-    ]
-
-
-def _shared(sid: str) -> str:
-    return f"{PREFIX}shared:{sid}"
-
-
-def _event(entry_id: bytes, fields: dict[bytes, bytes]) -> Event:
-    seq = int(entry_id.split(b"-")[0])
-    return Event(seq, fields[b"kind"].decode(), fields[b"data"].decode(), int(fields[b"step"]))
 
 
 @dataclass(eq=False)
@@ -144,6 +65,7 @@ class Local:
     share: Share
     followers: set[Follower] = field(default_factory=set)
     reader: asyncio.Task | None = None
+    counted: float = 0.0  # when this worker's count in Redis was last refreshed
 
 
 class RedisHub(FollowHub):
@@ -158,6 +80,7 @@ class RedisHub(FollowHub):
         self._local: dict[str, Local] = {}
         self._outbox: dict[str, list[Publication]] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._worker = secrets.token_hex(8)  # this worker's name in the counts
         store.on_commit = self._flush
         self._ttl = settings.session_ttl_seconds + int(GRACE_SECONDS)
 
@@ -169,8 +92,6 @@ class RedisHub(FollowHub):
                 follower.offer(CLOSE)
             if local.reader is not None:
                 local.reader.cancel()
-        for task in self._tasks:
-            task.cancel()
         self._restore_signals()
 
     def _spawn(self, coroutine) -> None:
@@ -188,11 +109,13 @@ class RedisHub(FollowHub):
     # ---------------------------------------------------------------- shares
     async def _read(self, token: str) -> Share | None:
         """The share as Redis holds it now; None if there is none."""
-        key, _, frame, _, _ = _keys(token, "")
+        key, _, frame, _, _, watching = keys_of(token, "")
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hgetall(key)
             pipe.lrange(frame, 0, -1)
-            fields, events = await pipe.execute()
+            pipe.hgetall(watching)
+            pipe.time()
+            fields, events, counts, (now, _) = await pipe.execute()
         if b"sid" not in fields:
             return None
         exercise = fields.get(b"exercise", b"null")
@@ -206,7 +129,7 @@ class RedisHub(FollowHub):
             frame=[e.decode() for e in events],
             detached_at=None if detached is None else float(detached),
             ended=b"ended" in fields,
-            watching=max(0, int(fields.get(b"followers", 0))),
+            watching=followers_now(counts, now),
         )
 
     async def _now(self, share: Share) -> Share:
@@ -228,22 +151,22 @@ class RedisHub(FollowHub):
         layers, batch = session.net.config.layers, session.net.config.batch_size
         budget.check_session(layers, batch, session.dataset.size, self.settings, shared=True)
         session.shared = True
-        token = await self.redis.get(_shared(session.id))
+        token = await self.redis.get(shared_key(session.id))
         share = await self._now(Share(token.decode(), session.id, "")) if token else None
         if (share is None or share.ended) and continue_from:
             share = await self._continue(session, continue_from)
         if share is None or share.ended:
             share = await self._create(session, base_url)
-        await self.redis.hset(_keys(share.token, "")[0], "base_url", base_url)
+        await self.redis.hset(keys_of(share.token, "")[0], "base_url", base_url)
         share.base_url = base_url
         return share
 
     async def _create(self, session: Session, base_url: str) -> Share:
         token = secrets.token_urlsafe(24)  # 192 bits
-        key, events, frame_key, records, shared = _keys(token, session.id)
+        key, events, frame_key, records, shared, _ = keys_of(token, session.id)
         frame, numbers = seed(session, 0)
         fields = {"sid": session.id, "base_url": base_url, "seq": 0, "bytes": 0}
-        fields |= {"exercise": "null", "followers": 0}
+        fields["exercise"] = "null"
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=fields)
             if frame:
@@ -259,21 +182,21 @@ class RedisHub(FollowHub):
     async def _continue(self, session: Session, old_id: str) -> Share | None:
         """Move the share of ``old_id`` (the teacher's previous setup) to ``session``."""
         # Knowing the old id is the proof: it is the teacher's own key to the old run.
-        token = await self.redis.get(_shared(old_id))
+        token = await self.redis.get(shared_key(old_id))
         share = await self._read(token.decode()) if token else None
         if share is None or share.ended:
             return None
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(_shared(old_id))
-            pipe.set(_shared(session.id), share.token, ex=self._ttl)
-            pipe.hset(_keys(share.token, "")[0], "sid", session.id)
-            pipe.hdel(_keys(share.token, "")[0], "detached")
+            pipe.delete(shared_key(old_id))
+            pipe.set(shared_key(session.id), share.token, ex=self._ttl)
+            pipe.hset(keys_of(share.token, "")[0], "sid", session.id)
+            pipe.hdel(keys_of(share.token, "")[0], "detached")
             await pipe.execute()
         await self._publish(share.token, session.id, continued(session))
         return await self._read(share.token)
 
     async def shared(self, session: Session) -> Share:
-        token = await self.redis.get(_shared(session.id))
+        token = await self.redis.get(shared_key(session.id))
         share = await self._now(Share(token.decode(), session.id, "")) if token else None
         if share is None or share.ended or share.session_id != session.id:
             raise NotFound(NOT_SHARED_YET)
@@ -284,7 +207,7 @@ class RedisHub(FollowHub):
 
     async def set_exercise(self, share: Share, exercise: ExerciseMode | None) -> Share:
         body = exercise.model_dump_json() if exercise is not None else "null"
-        await self.redis.hset(_keys(share.token, "")[0], "exercise", body)
+        await self.redis.hset(keys_of(share.token, "")[0], "exercise", body)
         await self._publish(share.token, share.session_id, exercise_set(exercise))
         share.exercise = exercise
         return share
@@ -296,12 +219,12 @@ class RedisHub(FollowHub):
         return share
 
     async def numbers(self, share: Share, step: int | None) -> StepNumbers:
-        kept = await self.redis.zrange(_keys(share.token, "")[3], 0, -1, withscores=True)
+        kept = await self.redis.zrange(keys_of(share.token, "")[3], 0, -1, withscores=True)
         i = choose([int(score) for _, score in kept], step)
         return unpack(StepNumbers, kept[i][0])
 
     async def _guard(self, sid: str) -> None:
-        ended, session = await self.redis.hmget(_keys(sid, "")[0], "ended", "sid")
+        ended, session = await self.redis.hmget(keys_of(sid, "")[0], "ended", "sid")
         if session is not None and ended is None:
             raise ReadOnly(READ_ONLY)
 
@@ -309,19 +232,19 @@ class RedisHub(FollowHub):
         self._spawn(self._detach(sid))
 
     async def _detach(self, sid: str) -> None:
-        token = await self.redis.get(_shared(sid))
+        token = await self.redis.get(shared_key(sid))
         share = await self._read(token.decode()) if token else None
         if share is None or share.ended or share.session_id != sid or share.detached_at:
             return  # another worker was first, or the share moved on
-        await self.redis.hset(_keys(share.token, "")[0], "detached", time.time())
+        await self.redis.hset(keys_of(share.token, "")[0], "detached", time.time())
         await self._publish(share.token, sid, paused())
 
     async def _end(self, share: Share, message: str) -> None:
         await self._publish(share.token, share.session_id, ended(message))
-        keys = _keys(share.token, share.session_id)
+        keys = keys_of(share.token, share.session_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys[0], "ended", 1)
-            for k in keys[:4]:
+            for k in (*keys[:4], keys[5]):
                 pipe.expire(k, ENDED_SECONDS)
             await pipe.execute()
         if await self.redis.get(keys[4]) == share.token.encode():
@@ -336,7 +259,7 @@ class RedisHub(FollowHub):
         publications = self._outbox.pop(session.id, None)
         if not publications or not kept:
             return  # nothing happened, or what happened was not saved
-        token = await self.redis.get(_shared(session.id))
+        token = await self.redis.get(shared_key(session.id))
         for publication in publications if token else []:
             await self._publish(token.decode(), session.id, publication)
 
@@ -350,7 +273,7 @@ class RedisHub(FollowHub):
         kept, numbers = ("", b"") if p.record is None else (p.record.step, pack(p.record))
         args = [p.kind, p.body, p.step, mode, step_shown, buffer, buffer // SMALLEST_EVENT + 1]
         args += [kept, numbers, RECORDS, self._ttl, *frame]
-        return await self._publish_script(keys=_keys(token, sid), args=args)
+        return await self._publish_script(keys=keys_of(token, sid), args=args)
 
     # ------------------------------------------------------------- the stream
     def _followers_of(self, share: Share) -> set[Follower]:
@@ -363,7 +286,7 @@ class RedisHub(FollowHub):
         local = self._local[share.token]
         if local.reader is None or local.reader.done():
             local.reader = asyncio.ensure_future(self._read_events(share.token, local))
-        self._spawn(self._count(keys=_keys(share.token, "")[:1], args=[1]))
+        self._spawn(self._recount(share.token))
 
     def _streamed(self) -> list[tuple[Share, set[Follower]]]:
         return [(local.share, local.followers) for local in self._local.values()]
@@ -373,16 +296,27 @@ class RedisHub(FollowHub):
         if local is not None and follower in local.followers:
             local.followers.discard(follower)
             self.followers -= 1
-            self._spawn(self._count(keys=_keys(share.token, "")[:1], args=[-1]))
+            self._spawn(self._recount(share.token))
+
+    async def _recount(self, token: str) -> None:
+        """This worker's count of the share's followers, as it is when this runs."""
+        local = self._local.get(token)
+        n = len(local.followers) if local is not None else 0
+        if local is not None:
+            local.counted = time.monotonic()
+        keys = keys_of(token, "")
+        await self._count(keys=[keys[0], keys[5]], args=[self._worker, n, WATCH_SECONDS, self._ttl])
 
     async def _read_events(self, token: str, local: Local) -> None:
         """One task per share on this worker: each event, to each of its followers."""
-        key = _keys(token, "")[1]
+        key = keys_of(token, "")[1]
         last = None
         while local.followers:
+            if time.monotonic() - local.counted > WATCH_SECONDS / 3:
+                self._spawn(self._recount(token))  # still here: keep the count fresh
             try:
                 if last is None:  # from now: a follower fetches older ones itself
-                    last = int(await self.redis.hget(_keys(token, "")[0], "seq") or 0)
+                    last = int(await self.redis.hget(keys_of(token, "")[0], "seq") or 0)
                 block = int(KEEPALIVE_SECONDS * 1000)
                 reply = await self.readers.xread({key: f"{last}-0"}, count=100, block=block)
             except RedisError:
@@ -390,7 +324,7 @@ class RedisHub(FollowHub):
                 continue
             for _, entries in reply or []:
                 for entry_id, fields in entries:
-                    event = _event(entry_id, fields)
+                    event = event_of(entry_id, fields)
                     last = event.seq
                     for follower in list(local.followers):
                         follower.offer(event)
@@ -400,17 +334,17 @@ class RedisHub(FollowHub):
     async def _since(self, share: Share, last_id: int | None) -> list[Event] | None:
         if last_id is None:
             return None
-        key, events, *_ = _keys(share.token, "")
+        key, events, *_ = keys_of(share.token, "")
         seq = int(await self.redis.hget(key, "seq") or 0)
         if last_id > seq:
             return None
         if last_id == seq:
             return []
-        kept = [_event(i, f) for i, f in await self.redis.xrange(events, f"({last_id}-0", "+")]
+        kept = [event_of(i, f) for i, f in await self.redis.xrange(events, f"({last_id}-0", "+")]
         if not kept or kept[0].seq != last_id + 1:
             return None
         return kept
 
     async def _last_event(self, share: Share) -> Event | None:
-        last = await self.redis.xrevrange(_keys(share.token, "")[1], "+", "-", count=1)
-        return _event(*last[0]) if last else None
+        last = await self.redis.xrevrange(keys_of(share.token, "")[1], "+", "-", count=1)
+        return event_of(*last[0]) if last else None
