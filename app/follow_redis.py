@@ -165,8 +165,7 @@ class RedisHub(FollowHub):
         token = secrets.token_urlsafe(24)  # 192 bits
         key, events, frame_key, records, shared, _ = keys_of(token, session.id)
         frame, numbers = seed(session, 0)
-        fields = {"sid": session.id, "base_url": base_url, "seq": 0, "bytes": 0}
-        fields["exercise"] = "null"
+        fields = {"sid": session.id, "base_url": base_url, "seq": 0, "bytes": 0, "exercise": "null"}
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=fields)
             if frame:
@@ -279,12 +278,15 @@ class RedisHub(FollowHub):
     def _followers_of(self, share: Share) -> set[Follower]:
         local = self._local.get(share.token)
         if local is None:
+            # Its reader starts after the follower is added; if none is (refused), the
+            # reader finds no followers and forgets this entry at once.
             local = self._local[share.token] = Local(share)
+            local.reader = asyncio.ensure_future(self._read_events(share.token, local))
         return local.followers
 
     def _joined(self, share: Share, follower: Follower) -> None:
         local = self._local[share.token]
-        if local.reader is None or local.reader.done():
+        if local.reader is None or local.reader.done():  # it failed: start another
             local.reader = asyncio.ensure_future(self._read_events(share.token, local))
         self._spawn(self._recount(share.token))
 

@@ -224,3 +224,24 @@ def test_without_redis_the_in_process_hub_is_used():
 
     with TestClient(create_app(Settings())) as client:
         assert isinstance(client.app.state.follow, MemoryHub)
+
+
+def test_the_follower_cap_holds_per_worker_and_is_named(redis_url):
+    settings = redis_settings(redis_url, max_followers_per_session=1)
+    with (
+        running_server(settings) as a,
+        running_server(settings) as b,
+        httpx.Client(base_url=a, timeout=WAIT) as http,
+    ):
+        sid = new(http)
+        token = share(http, sid)["token"]
+        first = EventStream(a, token)
+        assert first.next()["event"] == "state"
+        r = http.get(f"/api/follow/{token}/events")
+        assert r.status_code == 429
+        assert "BACKPROP_MAX_FOLLOWERS_PER_SESSION" in r.json()["detail"]
+        other = EventStream(b, token)  # the other worker has room for one
+        assert other.next()["event"] == "state"
+        assert http.get(f"{API}/{sid}/share").json()["followers"] == 2  # on both workers
+        http.delete(f"{API}/{sid}/share")
+        assert first.ended() and other.ended()
