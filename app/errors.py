@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from redis.exceptions import RedisError
 
 from app.exceptions import (
     Invalid,
@@ -23,6 +24,7 @@ from app.exceptions import (
     Unavailable,
 )
 from app.middleware import SECURITY_HEADERS
+from app.redis_store import UNREACHABLE
 
 STATUS: dict[type[Refused], int] = {
     NotFound: 404,
@@ -89,6 +91,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Refused)
     async def _refused(request: Request, exc: Refused) -> JSONResponse:
         return JSONResponse({"detail": exc.sentence}, status_code=status_of(exc))
+
+    @app.exception_handler(RedisError)
+    async def _unreachable(request: Request, exc: RedisError) -> JSONResponse:
+        # The store converts its own; this catches the follow hub's (app/follow_redis.py).
+        return JSONResponse({"detail": UNREACHABLE}, status_code=503)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -20,30 +20,43 @@ for exercise checks. Followers are counted when their stream is granted (the rou
 when it starts, so a crowd connecting at once cannot pass the caps. A share ends with its
 session (deleted, expired, evicted) — unless the teacher's page moves it to the session
 of a new setup within GRACE_SECONDS.
+
+This module is what both kinds of hub share: the events made of a session's changes,
+the ``state`` a follower starts from, the caps and the stream itself. Where shares and
+their events are kept is the subclass's: ``MemoryHub`` (app/follow_memory.py) in this
+process, ``RedisHub`` (app/follow_redis.py) in Redis, so that followers connected to any
+worker see every step of a teacher served by any other. ``open_hub`` picks the one that
+matches the store.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import secrets
 import signal
 import threading
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Callable
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
 from typing import Any
 
-from app import budget
 from app.classroom_schemas import ExerciseMode
-from app.encode import backward_document, dumps, forward_document, step_document
-from app.exceptions import NotFound, OutOfOrder, ReadOnly, Refused, TooMany
+from app.exceptions import NotFound, OutOfOrder, Refused, TooMany
 from app.exercise import StepNumbers
-from app.schemas import State, progress_dict
+from app.follow_events import publication, session_part
 from app.sessions import Session
 from app.settings import Settings
-from app.shares import RECORDS, RESYNC, Event, Follower, Share, frame_bytes
+from app.shares import (
+    CLOSE,
+    RESYNC,
+    Event,
+    Follower,
+    Publication,
+    Share,
+    frame_bytes,
+    frame_text,
+    share_part,
+)
 from app.store import Store
 
 KEEPALIVE_SECONDS = 15.0  # a comment line this often keeps proxies from closing the stream
@@ -60,26 +73,103 @@ NOT_SHARED = (
     "This follow link is not valid (any more): the teacher stopped sharing, the run "
     "expired, or the server restarted. Ask the teacher for the new link."
 )
-
-
+NOT_SHARED_YET = "This session is not shared: POST …/share to share it first."
 RUN_ENDED = "The teacher's run has ended; the page is waiting for the teacher's next one."
 
 
-class FollowHub:
+def open_hub(store: Store, settings: Settings) -> FollowHub:
+    """The hub for this store: shares in Redis when the sessions are."""
+    from app.follow_memory import MemoryHub
+    from app.store import SessionStore
+
+    if isinstance(store, SessionStore):
+        return MemoryHub(store, settings)
+    from app.follow_redis import RedisHub
+
+    return RedisHub(store, settings)
+
+
+class FollowHub(ABC):
     """Shares by token and by session; the store's hooks feed it."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
-        self._by_token: dict[str, Share] = {}
-        self._by_session: dict[str, Share] = {}
-        self.followers = 0
+        self.followers = 0  # streams granted by this process
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
         self._signals: dict[int, Any] = {}
         store.on_change = self._changed
         store.on_forget = self._forgot
         store.guard = self._guard
+
+    # ------------------------------------------------------- what a backend keeps
+    @abstractmethod
+    async def share(
+        self, session: Session, base_url: str, continue_from: str | None = None
+    ) -> Share:
+        """Share the session (again: the same token), or move the share of
+        ``continue_from`` (the teacher's previous setup) to it."""
+
+    @abstractmethod
+    async def shared(self, session: Session) -> Share:
+        """The session's share (NotFound if it is not shared)."""
+
+    @abstractmethod
+    async def unshare(self, session: Session) -> None: ...
+
+    @abstractmethod
+    async def set_exercise(self, share: Share, exercise: ExerciseMode | None) -> Share: ...
+
+    @abstractmethod
+    async def by_token(self, token: str) -> Share:
+        """The share of a follow token as it is now (NotFound: NOT_SHARED)."""
+
+    @abstractmethod
+    async def numbers(self, share: Share, step: int | None) -> StepNumbers:
+        """A kept step's numbers for an exercise check (the latest if ``step`` is None)."""
+
+    @abstractmethod
+    async def _guard(self, sid: str) -> None:
+        """Raise ReadOnly if ``sid`` is a live follow token."""
+
+    @abstractmethod
+    def _forgot(self, sid: str) -> None:
+        """The store forgot the session: pause its share for GRACE_SECONDS."""
+
+    @abstractmethod
+    def _deliver(self, session: Session, publications: list[Publication]) -> None:
+        """Publish a session's change, in order with its other changes."""
+
+    @abstractmethod
+    def _followers_of(self, share: Share) -> set[Follower]:
+        """The followers this process streams the share to."""
+
+    @abstractmethod
+    def _streamed(self) -> list[tuple[Share, set[Follower]]]:
+        """Every share this process streams, with its followers here."""
+
+    @abstractmethod
+    def _leave(self, share: Share, follower: Follower) -> None: ...
+
+    @abstractmethod
+    async def _since(self, share: Share, last_id: int | None) -> list[Event] | None:
+        """Events after ``last_id``, or None if some of them are no longer kept."""
+
+    @abstractmethod
+    async def _now(self, share: Share) -> Share:
+        """The share as it is now (seq, frame, ended …)."""
+
+    @abstractmethod
+    async def _last_event(self, share: Share) -> Event | None: ...
+
+    @abstractmethod
+    async def _prune(self) -> None:
+        """End shares whose session went away longer than GRACE_SECONDS ago."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """The process stops: end the streams it serves."""
 
     # --------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -103,240 +193,54 @@ class FollowHub:
         if callable(previous):
             previous(sig, frame)
 
-    def close(self) -> None:
-        """End every share: followers get ``ended`` and their streams finish."""
-        for share in list(self._by_token.values()):
-            self._end(share, "The server is shutting down.")
+    def _restore_signals(self) -> None:
         for sig, previous in self._signals.items():
             with contextlib.suppress(ValueError):
                 if signal.getsignal(sig) == self._on_signal:
                     signal.signal(sig, previous)
         self._signals.clear()
 
-    # ---------------------------------------------------------------- shares
-    def share(self, session: Session, base_url: str, continue_from: str | None = None) -> Share:
-        layers, batch = session.net.config.layers, session.net.config.batch_size
-        budget.check_session(layers, batch, session.dataset.size, self.settings, shared=True)
-        session.shared = True
-        self._prune()
-        share = self._by_session.get(session.id)
-        if share is None and continue_from:
-            share = self._continue(session, continue_from)
-        if share is None:
-            share = Share(secrets.token_urlsafe(24), session.id, base_url)  # 192 bits
-            self._by_token[share.token] = share
-            self._by_session[session.id] = share
-            self._seed(share, session)
-        share.base_url = base_url
-        return share
+    # ------------------------------------------------------------ the events
+    def _state_event(self, share: Share, session: Session, reason: str) -> bytes:
+        """A ``state`` event for the run now (not stored: it is for one follower)."""
+        data = f'{{"seq":{share.seq},"kind":"state","reason":"{reason}",'
+        data += f"{self.follow_body(share, session)}}}"
+        return frame_bytes(share.seq, "state", data)
 
-    def _seed(self, share: Share, session: Session) -> None:
-        """The step on show when sharing starts (the teacher may have stepped before
-        sharing): a follower who joins sees it at once, in the teacher's beat."""
-        frame: list[str] = []
+    def follow_body(self, share: Share, session: Session) -> str:
+        exercise = share.exercise.model_dump_json() if share.exercise else "null"
+        part = share_part(exercise, share.follower_count, frame_text(share.frame))
+        return session_part(session) + part
 
-        def event(kind: str, document: Any) -> str:
-            return f'{{"seq":{share.seq},"kind":"{kind}","trace":{dumps(document).decode()}}}'
+    def follow_json(self, share: Share, session: Session) -> str:
+        """GET /api/follow/{token}: the same as a ``state`` event."""
+        return f'{{"seq":{share.seq},{self.follow_body(share, session)}}}'
 
-        if session.pending is not None:
-            fwd, bwd = session.pending, session.pending_backward
-            frame.append(event("forward", forward_document(fwd, "")))
-            if bwd is not None:
-                frame.append(event("backward", backward_document(fwd.step, bwd, "")))
-            share.record(
-                StepNumbers.pending(fwd, bwd or session.net.backward(fwd), session.net.weights)
-            )
-        elif (trace := session.current_trace()) is not None:
-            progress = progress_dict(session.net, session.phase, len(session.undo))
-            frame.append(event("step", step_document(trace, progress)))
-            share.record(StepNumbers.done(trace, None))
-        share.frame = frame
+    def _changed(self, session: Session, kind: str, detail: Any) -> None:
+        """Session.on_change: the change as an event for the share's followers, built
+        here, under the session's lock (a fast-forward calls from a worker thread); the
+        backend sends it in order with the session's other changes."""
+        if session.shared:
+            self._deliver(session, [publication(session, kind, detail)])
 
-    def _continue(self, session: Session, old_id: str) -> Share | None:
-        """Move the share of ``old_id`` (the teacher's previous setup) to ``session``."""
-        # Knowing the old id is the proof: it is the teacher's own key to the old run.
-        share = self._by_session.get(old_id)
-        if share is None or share.ended:
-            return None
-        del self._by_session[old_id]
-        share.session_id = session.id
-        share.detached_at = None
-        share.records.clear()
-        share.frame = []
-        self._by_session[session.id] = share
-        self._publish_state(share, session, "continue")
-        return share
-
-    def shared(self, session: Session) -> Share:
-        share = self._by_session.get(session.id)
-        if share is None or share.ended:
-            raise NotFound("This session is not shared: POST …/share to share it first.")
-        return share
-
-    def unshare(self, session: Session) -> None:
-        self._end(self.shared(session), "The teacher stopped sharing this run.")
-
-    def set_exercise(self, share: Share, exercise: ExerciseMode | None) -> None:
-        share.exercise = exercise
-        body = exercise.model_dump_json() if exercise is not None else "null"
-        self._publish(share, "exercise", f'"exercise":{body}')
-
-    def by_token(self, token: str) -> Share:
-        share = self._by_token.get(token)
-        if share is None or share.ended:
-            raise NotFound(NOT_SHARED)
-        return share
-
+    # ------------------------------------------------------------ followers
     async def session_of(self, share: Share) -> Session:
         """The shared session, read without counting as the teacher's use. A run that
         ended (a new setup, deleted, or expired just now) gets one answer: 409, RUN_ENDED."""
         if share.detached_at is None:
-            try:
+            with contextlib.suppress(NotFound):  # expired: the store tells _forgot
                 return await self.store.peek(share.session_id)
-            except NotFound:
-                pass  # expired: the store has just told _forgot, which detached the share
         raise OutOfOrder(RUN_ENDED)
 
-    def _guard(self, sid: str) -> None:
-        if sid in self._by_token:
-            raise ReadOnly(READ_ONLY)
-
-    def _forgot(self, sid: str) -> None:
-        share = self._by_session.get(sid)
-        if share is None or share.ended:
-            return
-        share.detached_at = time.monotonic()
-        share.records.clear()
-        share.frame = []
-        self._publish(
-            share,
-            "paused",
-            '"message":"The teacher\'s run has ended (a new setup, or it expired). This page '
-            "waits for the teacher's next run.\"",
-        )
-
-    def _end(self, share: Share, message: str) -> None:
-        if share.ended:
-            return
-        self._publish(share, "ended", f'"message":{_json_str(message)}')
-        share.ended = True
-        self._by_token.pop(share.token, None)
-        if self._by_session.get(share.session_id) is share:
-            del self._by_session[share.session_id]
-
-    def _prune(self) -> None:
-        """End shares whose session went away longer than GRACE_SECONDS ago."""
-        limit = time.monotonic() - GRACE_SECONDS
-        for share in list(self._by_token.values()):
-            if share.detached_at is not None and share.detached_at < limit:
-                self._end(share, "The teacher's run has ended.")
-
-    # ------------------------------------------------------------ publishing
-    def _on_loop(self, fn: Callable[[], None]) -> None:
-        """Run ``fn`` on the event loop: now if this is its thread, else next (FIFO)."""
-        if self._loop is None or threading.get_ident() == self._loop_thread:
-            fn()
-        else:
-            self._loop.call_soon_threadsafe(fn)
-
-    def _publish(self, share: Share, kind: str, body: str, step: int = -1) -> Event:
-        share.seq += 1
-        data = f'{{"seq":{share.seq},"kind":"{kind}",{body}}}'
-        event = Event(share.seq, kind, data, step)
-        share.recent.append(event)
-        share.recent_bytes += event.size
-        while share.recent_bytes > self.settings.follow_buffer_bytes and len(share.recent) > 1:
-            share.recent_bytes -= share.recent.popleft().size
-        if kind in ("forward", "step"):
-            share.frame = [data]
-        elif kind in ("backward", "update"):
-            share.frame.append(data)
-        for follower in share.followers:
-            follower.offer(event)
-        return event
-
-    def _publish_state(self, share: Share, session: Session, reason: str) -> None:
-        self._publish(share, "state", f'"reason":"{reason}",{self._state_body(share, session)}')
-
-    def _state_body(self, share: Share, session: Session, frame: list[str] | None = None) -> str:
-        state = State.from_network(session.net, session.phase, len(session.undo))
-        exercise = share.exercise.model_dump_json() if share.exercise else "null"
-        frame = share.frame if frame is None else frame
-        return (
-            f'"config":{session.config.model_dump_json()},"state":{state.model_dump_json()},'
-            f'"exercise":{exercise},"followers":{len(share.followers)},'
-            f'"frame":[{",".join(frame)}]'
-        )
-
-    def follow_json(self, share: Share, session: Session) -> str:
-        """GET /api/follow/{token}: the same as a ``state`` event."""
-        return f'{{"seq":{share.seq},{self._state_body(share, session)}}}'
-
-    def _changed(self, session: Session, kind: str, detail: Any) -> None:
-        """Session.on_change: turn the change into an event for the share's followers."""
-        share = self._by_session.get(session.id)
-        if share is None or share.ended:
-            return
-        # Built here, under the session's lock, from the objects the route also got; a
-        # fast-forward calls from a worker thread, so the sending happens on the loop.
-        if kind == "forward":
-            fwd, message = detail
-            body = f'"trace":{dumps(forward_document(fwd, message)).decode()}'
-            numbers = None
-            if not message:
-                numbers = StepNumbers.pending(fwd, session.net.backward(fwd), session.net.weights)
-
-            def send() -> None:
-                if numbers is not None:
-                    share.record(numbers)
-                self._publish(share, "forward", body)
-
-        elif kind == "backward":
-            step, bwd, message = detail
-            body = f'"trace":{dumps(backward_document(step, bwd, message)).decode()}'
-
-            def send() -> None:
-                self._publish(share, "backward", body)
-
-        elif kind in ("update", "step"):
-            trace = detail
-            progress = progress_dict(session.net, session.phase, len(session.undo))
-            body = f'"trace":{dumps(step_document(trace, progress)).decode()}'
-
-            def send() -> None:
-                if not trace.diverged:
-                    pending = share.records[-1] if share.records else None
-                    before = (
-                        pending.weights_before if pending and pending.step == trace.step else None
-                    )
-                    share.record(StepNumbers.done(trace, before))
-                self._publish(share, kind, body, -1 if trace.diverged else trace.step)
-
-        else:  # train, undo, reset, weights, patch: redraw from the state
-            # A new η or batch size leaves the step on show as it is; after an undo the
-            # run is back at a step whose last trace (if still kept) shows it as it was,
-            # as the teacher's page does; the rest clear the drawing.
-            now = session.net.state.step
-            frame = None if kind == "patch" else share.step_frame(now) if kind == "undo" else []
-            body = f'"reason":"{kind}",{self._state_body(share, session, frame)}'
-
-            def send() -> None:
-                if frame is not None:
-                    share.frame = frame
-                    kept = [r for r in share.records if r.step <= now and kind == "undo"]
-                    share.records = deque(kept, maxlen=RECORDS)
-                self._publish(share, "state", body)
-
-        self._on_loop(send)
-
-    # ------------------------------------------------------------- the stream
     def join(self, share: Share) -> Follower:
         """Grant a follow stream, counted at once (refused past the caps); the stream
-        claims it when it starts, or it is forgotten after UNCLAIMED_SECONDS."""
+        claims it when it starts, or it is forgotten after UNCLAIMED_SECONDS. The caps
+        hold per process (with Redis: per worker)."""
         self._forget_unclaimed()
-        if len(share.followers) >= self.settings.max_followers_per_session:
+        followers = self._followers_of(share)
+        if len(followers) >= self.settings.max_followers_per_session:
             raise TooMany(
-                f"This run already has {len(share.followers)} followers, the limit "
+                f"This run already has {len(followers)} followers, the limit "
                 f"(BACKPROP_MAX_FOLLOWERS_PER_SESSION = "
                 f"{self.settings.max_followers_per_session})."
             )
@@ -346,19 +250,19 @@ class FollowHub:
                 f"(BACKPROP_MAX_FOLLOWERS = {self.settings.max_followers})."
             )
         follower = Follower(self.settings.follow_buffer_bytes)
-        share.followers.add(follower)
+        followers.add(follower)
         self.followers += 1
+        self._joined(share, follower)
         return follower
 
-    def _leave(self, share: Share, follower: Follower) -> None:
-        if follower in share.followers:
-            share.followers.discard(follower)
-            self.followers -= 1
+    @abstractmethod
+    def _joined(self, share: Share, follower: Follower) -> None:
+        """A follower was granted (Redis: start this worker's reader of the share)."""
 
     def _forget_unclaimed(self) -> None:
         limit = time.monotonic() - UNCLAIMED_SECONDS
-        for share in self._by_token.values():
-            for follower in [f for f in share.followers if not f.claimed and f.granted_at < limit]:
+        for share, followers in self._streamed():
+            for follower in [f for f in followers if not f.claimed and f.granted_at < limit]:
                 self._leave(share, follower)
 
     async def stream(
@@ -368,62 +272,73 @@ class FollowHub:
         follower.claimed = True
         try:
             yield f"retry: {RETRY_MS}\n\n".encode()
-            # `last` is taken with what is sent, before any await: events published while
-            # this generator waits to send are in the queue, after `last`.
-            missed = share.since(last_event_id)
-            last = share.seq
+            # Whatever was published since the follower joined is in its queue too;
+            # events up to `last` (what was sent) are skipped there.
+            missed = await self._since(share, last_event_id)
             if missed is None:
-                first = await self._fresh(share, "connect")
+                first, last = await self._fresh(share, "connect")
                 if first is None:
                     return
                 yield first
             else:
+                last = missed[-1].seq if missed else last_event_id
                 for event in missed:
                     yield event.raw
             while True:
                 try:
                     event = await follower.next(KEEPALIVE_SECONDS)
                 except TimeoutError:
-                    self._prune()
-                    if share.ended:
+                    await self._prune()
+                    if (await self._now(share)).ended:
                         return
                     yield b": keep-alive\n\n"
                     continue
+                if event is CLOSE:
+                    return  # the page reconnects, to another worker, and replays
                 if event is RESYNC:
-                    fresh = await self._fresh(share, "resync")
+                    fresh, seq = await self._fresh(share, "resync")
                     if fresh is None:
                         return
-                    last = share.seq
+                    last = seq
                     yield fresh
                     continue
                 if event.seq <= last:
                     continue  # already in the fresh state
-                last = event.seq
-                yield event.raw
-                if event.kind == "ended":
-                    return
+                events = [event]
+                if event.seq > last + 1:
+                    # Published before this worker's reader had this follower (Redis):
+                    # fetch what is between, or start from a fresh state.
+                    events = await self._since(share, last)
+                    if events is None:
+                        fresh, last = await self._fresh(share, "resync")
+                        if fresh is None:
+                            return
+                        yield fresh
+                        continue
+                for e in events:
+                    last = e.seq
+                    yield e.raw
+                    if e.kind == "ended":
+                        return
         finally:
             self._leave(share, follower)
 
-    async def _fresh(self, share: Share, reason: str) -> bytes | None:
-        """A ``state`` event for the run now (not stored: it is for one follower)."""
+    async def _fresh(self, share: Share, reason: str) -> tuple[bytes | None, int]:
+        """A ``state`` event for the run now and its number (None: nothing to send)."""
+        share = await self._now(share)
         if share.ended:
-            event = share.recent[-1]
-            return event.raw if event.kind == "ended" else None
+            event = await self._last_event(share)
+            if event is not None and event.kind == "ended":
+                return event.raw, event.seq
+            return None, share.seq
         if share.detached_at is not None:
             data = (
                 f'{{"seq":{share.seq},"kind":"paused","message":"The teacher\'s run has ended; '
                 f"this page waits for the teacher's next run.\"}}"
             )
-            return frame_bytes(share.seq, "paused", data)
+            return frame_bytes(share.seq, "paused", data), share.seq
         try:
             session = await self.store.peek(share.session_id)
-        except Refused:
-            return None
-        data = f'{{"seq":{share.seq},"kind":"state","reason":"{reason}",'
-        data += f"{self._state_body(share, session)}}}"
-        return frame_bytes(share.seq, "state", data)
-
-
-def _json_str(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
+        except Refused:  # gone, or the store is unreachable: the page reconnects
+            return None, share.seq
+        return self._state_event(share, session, reason), share.seq

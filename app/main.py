@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app import __version__
 from app.errors import install_error_handlers
-from app.follow import FollowHub
+from app.follow import open_hub
 from app.middleware import GZIP_MIN_BYTES, BodyLimitsMiddleware, SecurityHeadersMiddleware
 from app.routes import evaluation, exports, follow, meta, representation, sessions
 from app.settings import Settings, get_settings
@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.store = await open_store(settings)
         app.state.compute_limiter = CapacityLimiter(settings.compute_threads)
-        app.state.follow = FollowHub(app.state.store, settings)  # follow mode (app/follow.py)
+        app.state.follow = open_hub(app.state.store, settings)  # follow mode (app/follow.py)
         app.state.follow.start()
         sweeper = asyncio.create_task(_sweep_forever(app.state.store))
         yield

@@ -8,6 +8,8 @@ Set BACKPROP_REDIS_URL and each session is one Redis hash, ``backprop:session:<i
     weights  W(1) … W(L) as raw little-endian float64 bytes, one after the other
     undo     the undo stack's weights the same way, oldest first
     history  the history's columns (app/history.py) as JSON; floats round-trip exactly
+    trace    the latest step's trace while the weights are the ones it produced (what
+             GET …/trace and a share's first view show), packed (app/packed.py); or empty
 
 Requests on one session run one at a time across all workers: each holds the lock
 ``backprop:lock:<id>`` (redis-py's ``Lock``: a key set only if absent, with a timeout,
@@ -35,12 +37,13 @@ from redis.exceptions import LockError, RedisError
 
 from app.exceptions import NotFound, Refused, Unavailable
 from app.history import History
+from app.packed import pack, unpack
 from app.schemas import SessionConfig
 from app.sessions import NO_SESSION, Session, build_network, new_id
 from app.settings import Settings
 from app.snapshot import Snapshot
 from app.store import Store
-from engine import State
+from engine import State, StepTrace
 
 PREFIX = "backprop:"
 INDEX = PREFIX + "sessions"
@@ -51,6 +54,7 @@ FLOAT = np.dtype("<f8")  # the same bytes on every host
 # worker killed mid-request leaves its lock behind: the session waits this long.
 LOCK_SECONDS = 20.0
 LOCK_POLL_SECONDS = 0.002
+CONNECTIONS = 200  # to Redis, per worker; more requests at once wait for one
 BUSY = (
     "This session is busy with another request that has not finished in {s:g} s; "
     "try again in a moment."
@@ -83,6 +87,15 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
+
+
+def _client(url: str, connections: int) -> redis.Redis:
+    """A client whose requests, past ``connections`` at once, wait for a free connection
+    (at most LOCK_SECONDS) instead of failing."""
+    pool = redis.BlockingConnectionPool.from_url(
+        url, max_connections=connections, timeout=LOCK_SECONDS, socket_timeout=LOCK_SECONDS
+    )
+    return redis.Redis.from_pool(pool)
 
 
 def _key(sid: str) -> str:
@@ -129,6 +142,7 @@ def _pending(session: Session) -> dict | None:
 def encode(session: Session, version: int) -> dict[str, bytes]:
     """The Redis hash of a session (see the module's docstring)."""
     st = session.net.state
+    trace = session.current_trace()
     header = {
         "config": session.config.model_dump(mode="json"),
         "step": st.step,
@@ -144,6 +158,7 @@ def encode(session: Session, version: int) -> dict[str, bytes]:
         "weights": _floats(st.weights),
         "undo": _floats(w for u in session.undo for w in u.weights),
         "history": orjson.dumps(session.history.to_dict()),
+        "trace": b"" if trace is None else pack(trace),
     }
 
 
@@ -158,6 +173,7 @@ def _fingerprint(session: Session) -> tuple[tuple, tuple]:
         undo[-1] if undo else None,
         session.pending,
         session.pending_backward,
+        session.last_trace,
     )
     numbers = (len(history), history.last_step, len(undo), undo.maxlen, session.shared)
     return objects, numbers
@@ -171,9 +187,14 @@ def _changed(before: tuple[tuple, tuple], after: tuple[tuple, tuple]) -> bool:
 class RedisStore(Store):
     """Sessions in Redis, shared by every worker and host that uses the same Redis."""
 
-    def __init__(self, settings: Settings, client: redis.Redis) -> None:
+    def __init__(
+        self, settings: Settings, client: redis.Redis, readers: redis.Redis | None = None
+    ) -> None:
         super().__init__(settings)
         self.redis = client
+        # Follow mode's readers of event streams (app/follow_redis.py) wait in XREAD
+        # BLOCK, each holding a connection: they have a pool of their own.
+        self.readers = readers or client
         self._create = client.register_script(CREATE)
         self._save_script = client.register_script(SAVE)
         # Sessions this worker served last, decoded, with the version they were read at.
@@ -182,7 +203,7 @@ class RedisStore(Store):
     @classmethod
     async def connect(cls, settings: Settings) -> RedisStore:
         """A store on BACKPROP_REDIS_URL; refuses to start if Redis does not answer."""
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=LOCK_SECONDS)
+        client = _client(settings.redis_url, CONNECTIONS)
         try:
             await client.ping()
         except RedisError as e:
@@ -190,10 +211,12 @@ class RedisStore(Store):
             raise RuntimeError(
                 f"BACKPROP_REDIS_URL is set but Redis does not answer there ({e})."
             ) from None
-        return cls(settings, client)
+        return cls(settings, client, _client(settings.redis_url, settings.max_followers))
 
     async def close(self) -> None:
         await self.redis.aclose()
+        if self.readers is not self.redis:
+            await self.readers.aclose()
 
     # ----------------------------------------------------------------- create
     async def add(self, config: SessionConfig) -> Session:
@@ -223,8 +246,6 @@ class RedisStore(Store):
     # ------------------------------------------------------------------ use
     @asynccontextmanager
     async def lease(self, sid: str) -> AsyncIterator[Session]:
-        if self.guard is not None:
-            self.guard(sid)
         lock = self.redis.lock(
             f"{PREFIX}lock:{sid}",
             timeout=LOCK_SECONDS,
@@ -238,18 +259,22 @@ class RedisStore(Store):
         try:
             version, session = await self._load(sid, touch=True)
             before = _fingerprint(session)
+            kept = False
             try:
                 yield session
             finally:
-                if _changed(before, _fingerprint(session)):
-                    await self._save(session, version)
+                try:
+                    if _changed(before, _fingerprint(session)):
+                        await self._save(session, version)
+                    kept = True
+                finally:
+                    if self.on_commit is not None:  # in the session's turn: events in order
+                        await self.on_commit(session, kept)
         finally:
             with suppress(LockError, RedisError):  # expired: the version check guarded
                 await lock.release()
 
     async def peek(self, sid: str) -> Session:
-        if self.guard is not None:
-            self.guard(sid)
         return (await self._load(sid, touch=False))[1]
 
     async def _load(self, sid: str, touch: bool) -> tuple[int, Session]:
@@ -265,6 +290,7 @@ class RedisStore(Store):
                 version = await self.redis.hget(key, "version")
             if version is None:
                 self._drop(sid)
+                await self._check(sid)  # a follow token answers 403, not 404
                 raise NotFound(NO_SESSION)
             cached = self._cache.get(sid)
             if cached is not None and cached[0] == int(version):
@@ -299,13 +325,18 @@ class RedisStore(Store):
         layers = config.layers
         (weights,) = _matrices(fields[b"weights"], layers, 1)
         net = self._build(config, weights)
-        net.restore(State(net.weights, header["step"], header["epoch"], header["position"]))
+        trace = unpack(StepTrace, fields[b"trace"]) if fields.get(b"trace") else None
+        # With its trace, the run's weights are the trace's own (the same numbers), so
+        # that the trace shows as the current step (Session.current_trace).
+        weights = net.weights if trace is None else trace.weights
+        net.restore(State(weights, header["step"], header["epoch"], header["position"]))
         session = self._session(sid, config.dataset, net)
         undo = _matrices(fields[b"undo"], layers, len(header["undo"]))
         for ws, (step, epoch, position) in zip(undo, header["undo"], strict=True):
             session.undo.append(State(ws, step, epoch, position))
         session.history = History.from_dict(net.config.depth, orjson.loads(fields[b"history"]))
         session.shared = header["shared"]
+        session.last_trace = trace
         pending = header["pending"]
         if pending is not None:
             session.pending = net.begin(pending["indices"])
@@ -315,13 +346,12 @@ class RedisStore(Store):
 
     # ---------------------------------------------------------------- forget
     async def remove(self, sid: str) -> None:
-        if self.guard is not None:
-            self.guard(sid)
         async with self._reachable(), self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(_key(sid))
             pipe.zrem(INDEX, sid)
             deleted, _ = await pipe.execute()
         if not deleted:
+            await self._check(sid)
             raise NotFound(NO_SESSION)
         self._forgot(sid)
 

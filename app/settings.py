@@ -44,10 +44,14 @@ class Settings(BaseSettings):
         5000, gt=0, description="Largest network a gradient check will run on (weights)."
     )
     max_followers_per_session: int = Field(
-        250, gt=0, description="Follow-mode viewers one shared session may have at once."
+        250,
+        gt=0,
+        description="Follow-mode viewers one shared session may have at once (per worker).",
     )
     max_followers: int = Field(
-        2000, gt=0, description="Follow-mode viewers the whole server may have at once."
+        2000,
+        gt=0,
+        description="Follow-mode viewers the whole server may have at once (per worker).",
     )
     follow_buffer_bytes: int = Field(
         250_000,

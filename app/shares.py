@@ -3,7 +3,8 @@
 Memory is bounded in bytes: a share keeps its latest events, up to
 BACKPROP_FOLLOW_BUFFER_BYTES, for pages that reconnect, and each follower's queue holds
 up to as many bytes of the same events (shared, not copies: an event is kept once, as
-its JSON). app/follow.py (FollowHub) publishes and streams them.
+its JSON). app/follow.py (FollowHub) publishes and streams them; the share is kept in
+the process (app/follow_memory.py) or in Redis (app/follow_redis.py).
 """
 
 from __future__ import annotations
@@ -43,6 +44,48 @@ class Event:
 
 
 RESYNC = Event(0, "resync", "")  # queue marker: send a fresh state instead
+CLOSE = Event(0, "close", "")  # queue marker: this worker stops; end the stream quietly
+
+
+@dataclass(frozen=True)
+class Publication:
+    """One event as the hub builds it, before it has a number.
+
+    ``frame`` says what the step on show becomes: None, by the kind (``forward`` and
+    ``step`` start it, ``backward`` and ``update`` add to it, the rest leave it); a list,
+    exactly that (and the kept step numbers are cleared); an int, the last trace of that
+    step still kept (undo: the step as it was; kept numbers after it are dropped). A
+    ``state`` event's body ends before its share's part (exercise, followers, frame),
+    which is added when it is published.
+    """
+
+    kind: str
+    body: str  # JSON members after "seq" and "kind"
+    step: int = -1  # see Event.step
+    frame: list[str] | int | None = None
+    record: StepNumbers | None = None  # numbers of the step to keep for exercise checks
+
+
+def share_part(exercise: str, followers: int, frame: str) -> str:
+    """The members of a ``state`` that belong to the share: JSON texts, one number."""
+    return f',"exercise":{exercise},"followers":{followers},"frame":{frame}'
+
+
+def frame_text(frame: list[str]) -> str:
+    return f"[{','.join(frame)}]"
+
+
+def choose(steps: list[int], step: int | None) -> int:
+    """Which of the kept steps (oldest first) a check means; 409 if none."""
+    if not steps:
+        raise OutOfOrder("There is no step to predict yet: wait for the forward beat.")
+    if step is None:
+        return len(steps) - 1
+    if step in steps:
+        return steps.index(step)
+    raise OutOfOrder(
+        f"Step {step} is no longer kept (the run is at step {steps[-1]}): predict the step on show."
+    )
 
 
 @dataclass(eq=False)
@@ -85,6 +128,11 @@ class Share:
     records: deque[StepNumbers] = field(default_factory=lambda: deque(maxlen=RECORDS))
     detached_at: float | None = None  # its session is gone; waiting to be continued
     ended: bool = False
+    watching: int | None = None  # followers on every worker, when kept in Redis
+
+    @property
+    def follower_count(self) -> int:
+        return len(self.followers) if self.watching is None else self.watching
 
     def since(self, last_id: int | None) -> list[Event] | None:
         """Events after ``last_id``, or None if some of them are no longer kept."""
@@ -109,14 +157,4 @@ class Share:
         self.records.append(numbers)
 
     def numbers(self, step: int | None) -> StepNumbers:
-        if not self.records:
-            raise OutOfOrder("There is no step to predict yet: wait for the forward beat.")
-        if step is None:
-            return self.records[-1]
-        for numbers in self.records:
-            if numbers.step == step:
-                return numbers
-        raise OutOfOrder(
-            f"Step {step} is no longer kept (the run is at step {self.records[-1].step}): "
-            "predict the step on show."
-        )
+        return self.records[choose([r.step for r in self.records], step)]

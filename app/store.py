@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -32,10 +32,18 @@ class Store(ABC):
         self.settings = settings
         # Hooks for the follow hub (app/follow.py): every session's changes go to
         # on_change; on_forget hears of each session deleted, expired or evicted; guard
-        # sees every id looked up first and may refuse it (a follow token: 403).
+        # sees an id that names no session and may refuse it (a follow token: 403);
+        # on_commit runs when a request's lease ends, after its changes are kept (or
+        # not: the flag), still in the session's turn (the follow hub publishes there).
         self.on_change: ChangeHook | None = None
         self.on_forget: Callable[[str], None] | None = None
-        self.guard: Callable[[str], None] | None = None
+        self.guard: Callable[[str], Awaitable[None]] | None = None
+        self.on_commit: Callable[[Session, bool], Awaitable[None]] | None = None
+
+    async def _check(self, sid: str) -> None:
+        """Ask the guard about an id that names no session (it may raise 403)."""
+        if self.guard is not None:
+            await self.guard(sid)
 
     def _session_changed(self, session: Session, kind: str, detail: Any) -> None:
         if self.on_change is not None:
@@ -127,13 +135,21 @@ class SessionStore(Store):
 
     @asynccontextmanager
     async def lease(self, sid: str) -> AsyncIterator[Session]:
-        yield self.get(sid)
+        yield await self._found(sid)
 
     async def peek(self, sid: str) -> Session:
-        return self.get(sid, touch=False)
+        return await self._found(sid, touch=False)
 
     async def remove(self, sid: str) -> None:
-        self.delete(sid)
+        await self._found(sid)
+        self._forget(sid)
+
+    async def _found(self, sid: str, touch: bool = True) -> Session:
+        try:
+            return self.get(sid, touch)
+        except NotFound:
+            await self._check(sid)
+            raise
 
     async def expire(self) -> int:
         return self.sweep()
@@ -169,8 +185,6 @@ class SessionStore(Store):
 
     def get(self, sid: str, touch: bool = True) -> Session:
         """The session with this id; ``touch=False`` reads it without counting as use."""
-        if self.guard is not None:
-            self.guard(sid)
         session = self._sessions.get(sid)
         now = time.monotonic()
         if session is None or now - session.last_used > self.settings.session_ttl_seconds:
@@ -181,10 +195,6 @@ class SessionStore(Store):
             session.last_used = now
             self._sessions.move_to_end(sid)
         return session
-
-    def delete(self, sid: str) -> None:
-        self.get(sid)
-        self._forget(sid)
 
     def sweep(self) -> int:
         """Forget sessions idle for longer than the expiry time; return how many."""

@@ -259,7 +259,7 @@ def test_follower_caps_count_streams_when_granted():
         sid = new(client)
         token = client.post(f"{API}/{sid}/share", json={}).json()["token"]
         hub = client.app.state.follow
-        share = hub.by_token(token)
+        share = client.portal.call(hub.by_token, token)
         granted, refused = [], 0
         for _ in range(40):
             try:

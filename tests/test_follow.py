@@ -16,7 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app import follow as follow_module
-from app.follow import FollowHub
+from app import follow_memory
+from app.follow_memory import MemoryHub
 from app.main import create_app
 from app.settings import Settings
 from app.store import SessionStore
@@ -306,11 +307,11 @@ def test_a_slow_follower_skips_to_a_fresh_state_and_memory_stays_bounded():
     async def scenario():
         settings = Settings(follow_buffer_bytes=20_000)  # a few steps' events
         store = SessionStore(settings)
-        hub = FollowHub(store, settings)
+        hub = MemoryHub(store, settings)
         from app.schemas import SessionConfig
 
         session = store.create(SessionConfig())
-        s = hub.share(session, "http://x")
+        s = await hub.share(session, "http://x")
         stream = hub.stream(s, hub.join(s), None)
         assert b"retry" in await anext(stream)
         assert b"event: state" in await anext(stream)
@@ -349,15 +350,15 @@ def run_in_own_loop(coroutine) -> None:
 
 
 def test_an_expired_session_ends_its_share(monkeypatch):
-    monkeypatch.setattr(follow_module, "GRACE_SECONDS", 0.0)
+    monkeypatch.setattr(follow_memory, "GRACE_SECONDS", 0.0)
     with TestClient(create_app(Settings(session_ttl_seconds=1))) as client:
         sid = new(client)
         token = share(client, sid)["token"]
         hub = client.app.state.follow
         client.app.state.store._sessions[sid].last_used -= 5  # idle past the expiry
         client.app.state.store.sweep()
-        assert hub.by_token(token).detached_at is not None  # paused, waiting for the teacher
-        hub._prune()
+        assert hub._by_token[token].detached_at is not None  # paused, waiting for the teacher
+        client.portal.call(hub._prune)
         assert client.get(f"/api/follow/{token}").status_code == 404
         assert hub.followers == 0 and not hub._by_token and not hub._by_session
 

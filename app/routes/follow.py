@@ -25,9 +25,10 @@ from app.classroom_schemas import (
 from app.errors import ErrorOut
 from app.exceptions import OutOfOrder
 from app.exercise import StepNumbers, check
-from app.follow import FollowHub, Share
+from app.follow import FollowHub
 from app.routes.sessions import BAD_BODY, SessionDep
 from app.schemas import Curve, DatasetOut, HistoryOut
+from app.shares import Share
 
 ERRORS = {
     400: BAD_BODY,
@@ -78,7 +79,7 @@ def _share_out(share: Share) -> ShareOut:
         url=url,
         link=link,
         qr_svg=qr_svg(link),
-        followers=len(share.followers),
+        followers=share.follower_count,
         exercise=share.exercise,
     )
 
@@ -94,28 +95,27 @@ async def share(session: SessionDep, request: Request, body: ShareRequest | None
     """
     body = body or ShareRequest()
     base = body.base_url or str(request.base_url)
-    return _share_out(hub_of(request).share(session, base, body.continue_from))
+    return _share_out(await hub_of(request).share(session, base, body.continue_from))
 
 
 @share_router.get("/{session_id}/share", response_model=ShareOut)
 async def read_share(session: SessionDep, request: Request) -> ShareOut:
     """The share of this run: token, link, QR code, followers connected now."""
-    return _share_out(hub_of(request).shared(session))
+    return _share_out(await hub_of(request).shared(session))
 
 
 @share_router.patch("/{session_id}/share", response_model=ShareOut)
 async def patch_share(session: SessionDep, request: Request, body: SharePatch) -> ShareOut:
     """Turn exercise mode on for followers (what to predict), or off with ``null``."""
     hub = hub_of(request)
-    share = hub.shared(session)
-    hub.set_exercise(share, body.exercise)
-    return _share_out(share)
+    share = await hub.shared(session)
+    return _share_out(await hub.set_exercise(share, body.exercise))
 
 
 @share_router.delete("/{session_id}/share", status_code=204, response_class=Response)
 async def delete_share(session: SessionDep, request: Request) -> Response:
     """Stop sharing: followers are told the run ended; the token stops working."""
-    hub_of(request).unshare(session)
+    await hub_of(request).unshare(session)
     return Response(status_code=204)
 
 
@@ -141,16 +141,15 @@ async def check_own(session: SessionDep, body: ExerciseCheck) -> ExerciseCheckOu
 
 
 # ------------------------------------------------------------------ followers
-def _follow(request: Request, token: str):
+async def _follow(request: Request, token: str) -> tuple[FollowHub, Share]:
     hub = hub_of(request)
-    share = hub.by_token(token)
-    return hub, share
+    return hub, await hub.by_token(token)
 
 
 @follow_router.get("/{token}", response_model=FollowOut)
 async def follow(token: TokenPath, request: Request) -> Response:
     """The shared run: config, state (weights included) and the step on show."""
-    hub, share = _follow(request, token)
+    hub, share = await _follow(request, token)
     session = await hub.session_of(share)
     return Response(hub.follow_json(share, session), media_type="application/json")
 
@@ -158,7 +157,7 @@ async def follow(token: TokenPath, request: Request) -> Response:
 @follow_router.get("/{token}/dataset", response_model=DatasetOut)
 async def follow_dataset(token: TokenPath, request: Request) -> DatasetOut:
     """The shared run's training and test points."""
-    hub, share = _follow(request, token)
+    hub, share = await _follow(request, token)
     return DatasetOut.from_network((await hub.session_of(share)).net)
 
 
@@ -170,7 +169,7 @@ async def follow_history(
     max_points: Annotated[int, Query(ge=2, le=10000)] = 1000,
 ) -> HistoryOut:
     """The shared run's error and gradient history, as GET …/sessions/{id}/history."""
-    hub, share = _follow(request, token)
+    hub, share = await _follow(request, token)
     session = await hub.session_of(share)
     c = session.history.curve(since, max_points)
     return HistoryOut(
@@ -205,7 +204,7 @@ async def follow_events(
     itself and sends ``Last-Event-ID``; missed events are replayed when still kept,
     otherwise a fresh ``state`` comes first.
     """
-    hub, share = _follow(request, token)
+    hub, share = await _follow(request, token)
     follower = hub.join(share)
     return StreamingResponse(
         hub.stream(share, follower, last_event_id),
@@ -223,7 +222,7 @@ async def check_follower(
     ``step`` names the step predicted (default: the latest); the last few steps are
     kept. Correct means |value − expected| ≤ max(10⁻³, 10⁻² · |expected|).
     """
-    hub, share = _follow(request, token)
+    hub, share = await _follow(request, token)
     session = await hub.session_of(share)
-    numbers = share.numbers(body.step)
+    numbers = await hub.numbers(share, body.step)
     return check(numbers, body, session.config, session.net.config.learning_rate)
