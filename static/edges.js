@@ -96,7 +96,7 @@ export class EdgeLayer {
 
   /** Colour each line by the sign of its weight and set its width by |w|. */
   setWeights(weights) {
-    if (!this.svg) return this.draw();
+    if (!this.svg) return this.soon();
     for (let l = 1; l < this.sizes.length; l += 1) {
       const W = weights[l - 1];
       const factor = this.factor(l);
@@ -113,8 +113,16 @@ export class EdgeLayer {
   }
 
   // ------------------------------------------------------------------ canvas
+  /** Redraw the canvas in the next frame: new weights and a new selection in one task
+   * (a step, a beat) are one redraw. */
+  soon() {
+    this.due ||= requestAnimationFrame(() => this.draw());
+  }
+
   /** The whole canvas: every layer's lines or matrix, then the selection's marks. */
   draw() {
+    if (this.due) cancelAnimationFrame(this.due);
+    this.due = 0;
     const v = this.view;
     if (this.svg || !v.weights || !v.xs || v.weights.length !== this.sizes.length - 1) return;
     const ctx = this.canvas.getContext("2d");
@@ -182,17 +190,24 @@ export class EdgeLayer {
     const W = this.view.weights[l - 1];
     const rows = W.length;
     const cols = W[0].length;
-    const image = new ImageData(cols, rows);
-    for (let i = 0; i < rows; i += 1)
-      for (let j = 0; j < cols; j += 1) {
-        const [r, g, b] = divergingRgb(cellTone(W[i][j]));
-        const at = 4 * (i * cols + j);
-        image.data.set([r, g, b, 255], at);
+    // one pixel a weight, written straight into the image (no array a cell: 66 000 cells
+    // a step on the largest network)
+    if (this.image?.width !== cols || this.image.height !== rows) this.image = new ImageData(cols, rows);
+    const data = this.image.data;
+    for (let i = 0, at = 0; i < rows; i += 1) {
+      const row = W[i];
+      for (let j = 0; j < cols; j += 1, at += 4) {
+        const rgb = divergingRgb(cellTone(row[j]));
+        data[at] = rgb[0];
+        data[at + 1] = rgb[1];
+        data[at + 2] = rgb[2];
+        data[at + 3] = 255;
       }
+    }
     this.tileCanvas ??= document.createElement("canvas");
     const tile = this.tileCanvas;
-    [tile.width, tile.height] = [cols, rows];
-    tile.getContext("2d").putImageData(image, 0, 0);
+    if (tile.width !== cols || tile.height !== rows) [tile.width, tile.height] = [cols, rows];
+    tile.getContext("2d").putImageData(this.image, 0, 0);
     const { x0, x1 } = this.tileBox(l);
     ctx.imageSmoothingEnabled = false;
     for (let i = 0; i < rows; i += 1) {
@@ -229,7 +244,7 @@ export class EdgeLayer {
   /** Mark the selection (and what an exercise asks for) on the lines. */
   mark(selection, asked = this.marks.asked) {
     this.marks = { selection, asked };
-    if (!this.svg) return this.draw();
+    if (!this.svg) return this.soon();
     for (const n of this.view.svg.querySelectorAll(".edge.related, .edge.selected, .edge.asked"))
       n.classList.remove("related", "selected", "asked");
     if (selection?.kind === "unit") {
