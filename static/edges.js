@@ -8,6 +8,7 @@
 // Geometry (column x, unit y) comes from the network view: view.xs, view.positions.
 
 import { divergingRgb, NEGATIVE, POSITIVE } from "./colors.js";
+import { blankCanvas, fitCanvas, FrameTask } from "./dom.js";
 
 const SVG_EDGES = 1000; // more lines than this: canvas
 const DENSE_LAYER = 600; // an SVG layer with more lines is drawn hairline, not animated
@@ -31,6 +32,7 @@ export class EdgeLayer {
     this.groups = [null];
     this.lines = [null]; // lines[l][i][j-1] (SVG only)
     this.marks = { selection: null, asked: [] };
+    this.redraw = new FrameTask(() => this.draw());
     if (canvas) canvas.hidden = this.svg;
     if (this.svg) document.getElementById("legend-matrix")?.toggleAttribute("hidden", true);
     if (this.svg) this.buildSvg(svgRoot, counts);
@@ -75,11 +77,7 @@ export class EdgeLayer {
         this.groups[l].setAttribute("transform", `matrix(${colGap} 0 0 ${slot} ${v.xs[l - 1]} ${middle})`);
       return;
     }
-    const dpr = window.devicePixelRatio || 1;
-    const { clientWidth: w, clientHeight: h } = this.canvas;
-    this.canvas.width = Math.round(w * dpr);
-    this.canvas.height = Math.round(h * dpr);
-    this.scale = dpr;
+    this.scale = fitCanvas(this.canvas);
     this.draw();
   }
 
@@ -116,18 +114,15 @@ export class EdgeLayer {
   /** Redraw the canvas in the next frame: new weights and a new selection in one task
    * (a step, a beat) are one redraw. */
   soon() {
-    this.due ||= requestAnimationFrame(() => this.draw());
+    this.redraw.soon();
   }
 
   /** The whole canvas: every layer's lines or matrix, then the selection's marks. */
   draw() {
-    if (this.due) cancelAnimationFrame(this.due);
-    this.due = 0;
+    this.redraw.cancel();
     const v = this.view;
     if (this.svg || !v.weights || !v.xs || v.weights.length !== this.sizes.length - 1) return;
-    const ctx = this.canvas.getContext("2d");
-    ctx.setTransform(this.scale, 0, 0, this.scale, 0, 0);
-    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    const ctx = blankCanvas(this.canvas, this.scale);
     const focused = this.marks.selection && v.svg.classList.contains("focused");
     ctx.globalAlpha = focused ? 0.35 : 1;
     let grids = false;

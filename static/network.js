@@ -8,17 +8,11 @@ import { diverging, inkOn, NEGATIVE, POSITIVE, unitScale } from "./colors.js";
 import { EdgeLabels } from "./edgelabels.js";
 import { EdgeLayer } from "./edges.js";
 import { setText } from "./dom.js";
-import { indices, num } from "./format.js";
+import { num, subscript as sub } from "./format.js";
 import { fitText, layoutNetwork, slotOffsets } from "./netlayout.js";
 import { PAINTED_UNITS, UnitCanvas } from "./unitcanvas.js";
 
 const SVG = "http://www.w3.org/2000/svg";
-const SUB = { 0: "₀", 1: "₁", 2: "₂", 3: "₃", 4: "₄", 5: "₅", 6: "₆", 7: "₇", 8: "₈", 9: "₉" };
-const sub = (n) =>
-  String(n)
-    .split("")
-    .map((c) => SUB[c])
-    .join("");
 
 function el(name, attrs = {}, parent = null) {
   const node = document.createElementNS(SVG, name);
@@ -383,10 +377,6 @@ export class NetworkView {
     this.painted?.soon(); // an asked unit's ring is the SVG's dashed one
   }
 
-  unitLabel(l, j) {
-    return `x${sub(j)}(${l})`;
-  }
-
   /** A feature's name (sin x₁) may be wider than the margin left of the inputs: shrink it. */
   fitInputNames() {
     if (!this.info?.features) return;
@@ -402,9 +392,5 @@ export class NetworkView {
   inputName(j) {
     const name = this.info?.features?.[j - 1];
     return name ? name.replace(/x(\d)/g, (_, d) => `x${sub(d)}`) : `x${sub(j)}`;
-  }
-
-  edgeLabel(l, i, j) {
-    return `w${indices(i, j)}(${l})`;
   }
 }

@@ -8,6 +8,7 @@
 // the colours and the ring follow network.js's rules, read from the view.
 
 import { diverging, divergingRgb } from "./colors.js";
+import { blankCanvas, fitCanvas, FrameTask } from "./dom.js";
 
 // More units than this (a unit is drawn 3–6 px wide there): the canvas.
 export const PAINTED_UNITS = 300;
@@ -16,33 +17,26 @@ export class UnitCanvas {
   constructor(view, canvas) {
     this.view = view;
     this.canvas = canvas;
-    this.due = 0; // a requestAnimationFrame id, or 0
+    this.redraw = new FrameTask(() => this.draw());
     canvas.hidden = false;
   }
 
   /** Size the canvas for the SVG's current size and redraw at once. */
   layout() {
-    const dpr = window.devicePixelRatio || 1;
-    const { clientWidth: w, clientHeight: h } = this.canvas;
-    this.canvas.width = Math.round(w * dpr);
-    this.canvas.height = Math.round(h * dpr);
-    this.scale = dpr;
+    this.scale = fitCanvas(this.canvas);
     this.draw();
   }
 
   /** Redraw in the next frame (many units change in one task: one redraw). */
   soon() {
-    this.due ||= requestAnimationFrame(() => this.draw());
+    this.redraw.soon();
   }
 
   draw() {
-    if (this.due) cancelAnimationFrame(this.due);
-    this.due = 0;
+    this.redraw.cancel();
     const v = this.view;
     if (!v.positions) return;
-    const ctx = this.canvas.getContext("2d");
-    ctx.setTransform(this.scale, 0, 0, this.scale, 0, 0);
-    ctx.clearRect(0, 0, this.canvas.width / this.scale, this.canvas.height / this.scale);
+    const ctx = blankCanvas(this.canvas, this.scale);
     for (let l = 0; l <= v.depth; l += 1) {
       const r = v.radius[l];
       const x = v.xs[l];
@@ -70,9 +64,8 @@ export class UnitCanvas {
   }
 
   remove() {
-    if (this.due) cancelAnimationFrame(this.due);
-    this.due = 0;
-    this.canvas.getContext("2d").clearRect(0, 0, this.canvas.width, this.canvas.height);
+    this.redraw.cancel();
+    blankCanvas(this.canvas, 1);
     this.canvas.hidden = true;
   }
 }
