@@ -1,14 +1,16 @@
 // Shared by every plotly chart (the cards beside the network and /compare's): the
 // layout a chart starts from, whole-step and whole-decade ticks, the empty-chart note,
 // and for the live cards a throttled, holdable redraw (a plotly redraw is a 20–60 ms
-// task: never mid-beat, at most a few times a second).
+// task: never mid-beat, never while a single step's answer is on its way, and in Play
+// at most a few times a second).
 
 const REDRAW_MS = 300;
-// A redraw (its script, then the browser's layout and paint, about as long again) may
-// take at most 1/SHARE of the time: the four cards beside the network together leave
-// Play at 60 steps/s most of the main thread.
-const SHARE = 20;
+// The live cards' redraws together (their script, then the browser's layout and paint,
+// about as long again) may take at most 1/SHARE of the time: Play at 60 steps/s keeps
+// most of the main thread.
+const SHARE = 10;
 const MAX_WAIT_MS = 3000;
+const drawCosts = new Map(); // live card → ms its last redraw took
 
 export class LiveChart {
   constructor(div) {
@@ -54,11 +56,16 @@ export class LiveChart {
     if (window.Plotly && this.div.isConnected) this.draw();
     this.lastDraw = performance.now();
     this.drawCost = this.lastDraw - started;
+    if (this.div.isConnected) drawCosts.set(this, this.drawCost);
+    else drawCosts.delete(this);
   }
 
-  /** Milliseconds between redraws: REDRAW_MS, longer for a chart that is slow to draw. */
+  /** Milliseconds between redraws when data keeps coming (Play): REDRAW_MS, longer
+   * while the cards together are slow to draw (each redraws once in SHARE × their cost). */
   interval() {
-    return Math.min(MAX_WAIT_MS, Math.max(REDRAW_MS, SHARE * this.drawCost));
+    let total = 0;
+    for (const cost of drawCosts.values()) total += cost;
+    return Math.min(MAX_WAIT_MS, Math.max(REDRAW_MS, SHARE * total));
   }
 
   /** Overridden: draw the chart from the card's data (Plotly.react or extendTraces). */
