@@ -11,6 +11,43 @@ const REDRAW_MS = 300;
 const SHARE = 10;
 const MAX_WAIT_MS = 3000;
 const drawCosts = new Map(); // live card → ms its last redraw took
+// Cards due within this long of each other redraw together, in one task after a paint:
+// after a step they all change in the same frame, and cost the animation one late
+// frame instead of one per card.
+const TOGETHER_MS = 150;
+
+/** The live cards' redraws: each card asks for a time, and every card due by then (or
+ * soon after) is redrawn in the same task, once the next frame has been painted. */
+const redraws = {
+  due: new Map(), // card → the time it may redraw
+  timer: null,
+  at: Infinity, // when the timer fires
+
+  ask(card, at) {
+    const asked = this.due.get(card);
+    if (asked !== undefined && asked <= at) return;
+    this.due.set(card, at);
+    if (at < this.at) this.arm(at);
+  },
+
+  arm(at) {
+    clearTimeout(this.timer);
+    this.at = at;
+    this.timer = setTimeout(() => afterPaint(() => this.run()), Math.max(0, at - performance.now()));
+  },
+
+  run() {
+    this.timer = null;
+    this.at = Infinity;
+    const soon = performance.now() + TOGETHER_MS;
+    for (const [card, at] of [...this.due]) {
+      if (at > soon) continue;
+      this.due.delete(card);
+      card.redraw();
+    }
+    if (this.due.size) this.arm(Math.min(...this.due.values()));
+  },
+};
 
 export class LiveChart {
   constructor(div) {
@@ -18,7 +55,6 @@ export class LiveChart {
     this.present = false;
     this.held = false;
     this.pending = false;
-    this.timer = null;
     this.lastDraw = 0;
     this.drawCost = 0; // ms the last draw took
   }
@@ -41,13 +77,10 @@ export class LiveChart {
       this.pending = true;
       return;
     }
-    if (this.timer !== null) return;
-    const wait = now ? 0 : Math.max(0, this.interval() - (performance.now() - this.lastDraw));
-    this.timer = setTimeout(() => afterPaint(() => this.redraw()), wait);
+    redraws.ask(this, now ? 0 : this.lastDraw + this.interval());
   }
 
   redraw() {
-    this.timer = null;
     if (this.held) {
       this.pending = true;
       return;

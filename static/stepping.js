@@ -15,6 +15,7 @@ const FF_CHUNK = 500; // steps per POST …/train while fast-forwarding
 // each point covers), fetched at most once a second.
 const CHART_POINTS = 400;
 const FAST_PLAY = 30; // steps/s above which the drawing skips steps
+const CATCH_UP_MS = 250; // Play makes up at most this much time of late steps
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function createStepping(ctx) {
@@ -226,7 +227,9 @@ export function createStepping(ctx) {
     // wait for a step already under way (e.g. Space pressed just before P)
     while (page.busy) await sleep(10);
     // Steps are due on a fixed clock (1/rate apart): a step that came late is followed
-    // at once by the next, so the rate holds on average; at most one step is made up.
+    // at once by the next, so the rate holds on average. At most CATCH_UP_MS of steps
+    // are made up: a stall (the charts' redraw) does not cost Play its rate, and a long
+    // one (a hidden tab) does not bring a burst.
     // In fast Play the next step is asked for as soon as an answer comes, so the server
     // computes it while the page takes the last one in (one step ahead, no more).
     let due = performance.now();
@@ -234,7 +237,7 @@ export function createStepping(ctx) {
       const budget = 1000 / page.view.rate;
       if (!(await ctx.run(() => step(budget)))) stopPlaying();
       if (!page.playing) break;
-      due = Math.max(due + budget, performance.now() - budget);
+      due = Math.max(due + budget, performance.now() - Math.max(budget, CATCH_UP_MS));
       const left = due - performance.now();
       if (left > 1) await sleep(left);
     }
