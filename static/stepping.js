@@ -235,12 +235,15 @@ export function createStepping(ctx) {
     let due = performance.now();
     while (page.playing) {
       const budget = 1000 / page.view.rate;
+      // the counters follow the drawing's pace: 30 times a second in fast Play
+      lab.pace(fastPlay(budget) ? 1000 / FAST_PLAY : 0);
       if (!(await ctx.run(() => step(budget)))) stopPlaying();
       if (!page.playing) break;
       due = Math.max(due + budget, performance.now() - Math.max(budget, CATCH_UP_MS));
       const left = due - performance.now();
       if (left > 1) await sleep(left);
     }
+    lab.pace(0);
     // Paused with a step asked for: the server has made it, so the page shows it.
     if (ahead) await ctx.run(settle, { wait: true });
     return undefined;
