@@ -78,7 +78,8 @@ UNIT_COLOUR = """async ([l, j]) => {
     const [r, g, b] = canvas.getContext('2d')
         .getImageData(at(view.xs[l]), at(view.positions[l][j]), 1, 1).data;
     const x = Number(document.querySelector(`#unit-${l}-${j}`).dataset.x);
-    const t = l === view.depth ? unitScale(view.info.output)(x) : unitScale(view.info.activation)(x);
+    const theta = l === view.depth ? view.info.output : view.info.activation;
+    const t = unitScale(theta)(x);
     return {shown: [r, g, b], expected: divergingRgb(t)};
 }"""
 
@@ -110,7 +111,8 @@ def test_the_widest_network_shows_the_apis_numbers_on_every_unit(page):
     page.wait_for_function("() => !backpropLab.network.painted.redraw.id")  # drawn
     for l, j in [(1, 1), (8, 40), (16, 64), (17, 1)]:
         colour = page.evaluate(UNIT_COLOUR, [l, j])
-        assert all(abs(a - b) <= 2 for a, b in zip(colour["shown"], colour["expected"])), (l, j)
+        pairs = zip(colour["shown"], colour["expected"], strict=True)
+        assert all(abs(a - b) <= 2 for a, b in pairs), (l, j, colour)
     # the SVG circle still takes the click, and outlines the unit chosen
     page.click("#unit-8-40")
     assert page.evaluate("document.querySelector('#unit-8-40').classList.contains('selected')")
