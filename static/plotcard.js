@@ -15,6 +15,9 @@ const drawCosts = new Map(); // live card → ms its last redraw took
 // after a step they all change in the same frame, and cost the animation one late
 // frame instead of one per card.
 const TOGETHER_MS = 150;
+// … but one task takes no longer than about this (a key press waits for it): the cards
+// left redraw after the next paint.
+const TASK_MS = 60;
 
 /** The live cards' redraws: each card asks for a time, and every card due by then (or
  * soon after) is redrawn in the same task, once the next frame has been painted. */
@@ -39,9 +42,11 @@ const redraws = {
   run() {
     this.timer = null;
     this.at = Infinity;
-    const soon = performance.now() + TOGETHER_MS;
+    const started = performance.now();
+    const soon = started + TOGETHER_MS;
     for (const [card, at] of [...this.due]) {
       if (at > soon) continue;
+      if (performance.now() - started > TASK_MS) break;
       this.due.delete(card);
       card.redraw();
     }
