@@ -15,6 +15,14 @@ export function node(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** svgNode("circle", {attributes}, parent) → a new SVG element, appended to parent. */
+export function svgNode(name, attrs = {}, parent = null) {
+  const el = document.createElementNS("http://www.w3.org/2000/svg", name);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  if (parent) parent.append(el);
+  return el;
+}
+
 /** Set an element's text only when it changes (a rewrite costs a layout even if equal). */
 export function setText(el, text) {
   if (el && el.textContent !== text) el.textContent = text;

@@ -7,19 +7,11 @@
 import { diverging, inkOn, NEGATIVE, POSITIVE, unitScale } from "./colors.js";
 import { EdgeLabels } from "./edgelabels.js";
 import { EdgeLayer } from "./edges.js";
-import { setText } from "./dom.js";
+import { setText, svgNode as el } from "./dom.js";
 import { num, subscript as sub } from "./format.js";
 import { fitText, layoutNetwork, slotOffsets } from "./netlayout.js";
 import { PAINTED_UNITS, UnitCanvas } from "./unitcanvas.js";
 
-const SVG = "http://www.w3.org/2000/svg";
-
-function el(name, attrs = {}, parent = null) {
-  const node = document.createElementNS(SVG, name);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (parent) parent.append(node);
-  return node;
-}
 
 /** Where |δ| sits between 10⁻⁵ (0) and 10 (1): δ spans decades, so the scale is logarithmic. */
 function deltaLevel(delta) {
