@@ -12,7 +12,6 @@ import { num, subscript as sub } from "./format.js";
 import { fitText, layoutNetwork, slotOffsets } from "./netlayout.js";
 import { PAINTED_UNITS, UnitCanvas } from "./unitcanvas.js";
 
-
 /** Where |δ| sits between 10⁻⁵ (0) and 10 (1): δ spans decades, so the scale is logarithmic. */
 function deltaLevel(delta) {
   const m = Math.abs(delta);
