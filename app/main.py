@@ -35,12 +35,16 @@ INDEX_HTML = STATIC_DIR / "index.html"
 DOCS_HTML = STATIC_DIR / "docs.html"
 FOLLOW_HTML = STATIC_DIR / "follow.html"
 COMPARE_HTML = STATIC_DIR / "compare.html"
+# What every page's <head> starts with (charset, viewport, icon, base.css, plotly.js):
+# written once, in place of each page's {{head}}.
+HEAD_HTML = STATIC_DIR / "head.html"
+HEAD_PLACEHOLDER = "{{head}}"
 
 # plotly.js ships inside the plotly Python package, so the page needs no CDN. The
 # version in the URL lets browsers cache the 4.8 MB file for good.
 PLOTLY_JS_FILE = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 PLOTLY_JS_URL = f"/vendor/plotly-{plotly.__version__}.min.js"
-# index.html names plotly.js by this placeholder; it is replaced with PLOTLY_JS_URL.
+# head.html names plotly.js by this placeholder; it is replaced with PLOTLY_JS_URL.
 PLOTLY_JS_PLACEHOLDER = "{{plotly_js}}"
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -127,6 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def page(path: Path) -> HTMLResponse:
         # Read on each request so that edits to the page show without a restart.
         html = path.read_text(encoding="utf-8")
+        head = "\n  ".join(HEAD_HTML.read_text(encoding="utf-8").strip().splitlines())
+        html = html.replace(HEAD_PLACEHOLDER, head)
         return HTMLResponse(
             html.replace(PLOTLY_JS_PLACEHOLDER, PLOTLY_JS_URL),
             headers={"Cache-Control": "no-cache"},

@@ -25,7 +25,8 @@ function forwardEvents(v, frame, ms) {
       v.clearValues();
       v.frame = frame;
       v.phase = "forward";
-      if (ms > 0) v.units.slice(1).flat().forEach((g) => g?.classList.add("waiting"));
+      // units not reached yet fade (on a painted network they are blank until reached)
+      if (ms > 0 && !v.painted) v.units.slice(1).flat().forEach((g) => g?.classList.add("waiting"));
       v.paintInput(frame);
       if (ms > 0) flash(v, 0);
     },
@@ -36,7 +37,7 @@ function forwardEvents(v, frame, ms) {
     events.push({
       at,
       run: () => {
-        v.units[l].forEach((g) => g?.classList.remove("waiting"));
+        if (!v.painted) v.units[l].forEach((g) => g?.classList.remove("waiting"));
         v.paintForward(l, frame);
         if (ms > 0) flash(v, l);
       },

@@ -13,6 +13,12 @@ export class CompareCharts {
   constructor(page) {
     this.page = page;
     this.revision = 0; // the series grow in place: plotly redraws data only when this changes
+    // A chart takes the height its card is given, which changes when the run cards
+    // above it fill in (plotly itself follows the window only).
+    const resized = new ResizeObserver((entries) => {
+      for (const { target } of entries) if (target.data) window.Plotly.Plots.resize(target);
+    });
+    for (const id of ["#chart-lines", "#chart-bars", "#chart-error"]) resized.observe($(id));
   }
 
   fontSize() {

@@ -3,15 +3,7 @@
 // 1-D regression data (sine) is drawn as target y against input x.
 
 import { classColor, valueColor } from "./colors.js";
-
-const SVG = "http://www.w3.org/2000/svg";
-
-function el(name, attrs = {}, parent = null) {
-  const node = document.createElementNS(SVG, name);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (parent) parent.append(node);
-  return node;
-}
+import { svgNode as el } from "./dom.js";
 
 const EDIT_MS = 600; // after the last click, the run starts again on the points
 const MAX_POINTS = 300; // a link carries them all

@@ -8,6 +8,7 @@
 // Geometry (column x, unit y) comes from the network view: view.xs, view.positions.
 
 import { divergingRgb, NEGATIVE, POSITIVE } from "./colors.js";
+import { blankCanvas, fitCanvas, FrameTask } from "./dom.js";
 
 const SVG_EDGES = 1000; // more lines than this: canvas
 const DENSE_LAYER = 600; // an SVG layer with more lines is drawn hairline, not animated
@@ -31,6 +32,7 @@ export class EdgeLayer {
     this.groups = [null];
     this.lines = [null]; // lines[l][i][j-1] (SVG only)
     this.marks = { selection: null, asked: [] };
+    this.redraw = new FrameTask(() => this.draw());
     if (canvas) canvas.hidden = this.svg;
     if (this.svg) document.getElementById("legend-matrix")?.toggleAttribute("hidden", true);
     if (this.svg) this.buildSvg(svgRoot, counts);
@@ -75,11 +77,7 @@ export class EdgeLayer {
         this.groups[l].setAttribute("transform", `matrix(${colGap} 0 0 ${slot} ${v.xs[l - 1]} ${middle})`);
       return;
     }
-    const dpr = window.devicePixelRatio || 1;
-    const { clientWidth: w, clientHeight: h } = this.canvas;
-    this.canvas.width = Math.round(w * dpr);
-    this.canvas.height = Math.round(h * dpr);
-    this.scale = dpr;
+    this.scale = fitCanvas(this.canvas);
     this.draw();
   }
 
@@ -96,7 +94,7 @@ export class EdgeLayer {
 
   /** Colour each line by the sign of its weight and set its width by |w|. */
   setWeights(weights) {
-    if (!this.svg) return this.draw();
+    if (!this.svg) return this.soon();
     for (let l = 1; l < this.sizes.length; l += 1) {
       const W = weights[l - 1];
       const factor = this.factor(l);
@@ -113,13 +111,18 @@ export class EdgeLayer {
   }
 
   // ------------------------------------------------------------------ canvas
+  /** Redraw the canvas in the next frame: new weights and a new selection in one task
+   * (a step, a beat) are one redraw. */
+  soon() {
+    this.redraw.soon();
+  }
+
   /** The whole canvas: every layer's lines or matrix, then the selection's marks. */
   draw() {
+    this.redraw.cancel();
     const v = this.view;
     if (this.svg || !v.weights || !v.xs || v.weights.length !== this.sizes.length - 1) return;
-    const ctx = this.canvas.getContext("2d");
-    ctx.setTransform(this.scale, 0, 0, this.scale, 0, 0);
-    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    const ctx = blankCanvas(this.canvas, this.scale);
     const focused = this.marks.selection && v.svg.classList.contains("focused");
     ctx.globalAlpha = focused ? 0.35 : 1;
     let grids = false;
@@ -182,17 +185,24 @@ export class EdgeLayer {
     const W = this.view.weights[l - 1];
     const rows = W.length;
     const cols = W[0].length;
-    const image = new ImageData(cols, rows);
-    for (let i = 0; i < rows; i += 1)
-      for (let j = 0; j < cols; j += 1) {
-        const [r, g, b] = divergingRgb(cellTone(W[i][j]));
-        const at = 4 * (i * cols + j);
-        image.data.set([r, g, b, 255], at);
+    // one pixel a weight, written straight into the image (no array a cell: 66 000 cells
+    // a step on the largest network)
+    if (this.image?.width !== cols || this.image.height !== rows) this.image = new ImageData(cols, rows);
+    const data = this.image.data;
+    for (let i = 0, at = 0; i < rows; i += 1) {
+      const row = W[i];
+      for (let j = 0; j < cols; j += 1, at += 4) {
+        const rgb = divergingRgb(cellTone(row[j]));
+        data[at] = rgb[0];
+        data[at + 1] = rgb[1];
+        data[at + 2] = rgb[2];
+        data[at + 3] = 255;
       }
+    }
     this.tileCanvas ??= document.createElement("canvas");
     const tile = this.tileCanvas;
-    [tile.width, tile.height] = [cols, rows];
-    tile.getContext("2d").putImageData(image, 0, 0);
+    if (tile.width !== cols || tile.height !== rows) [tile.width, tile.height] = [cols, rows];
+    tile.getContext("2d").putImageData(this.image, 0, 0);
     const { x0, x1 } = this.tileBox(l);
     ctx.imageSmoothingEnabled = false;
     for (let i = 0; i < rows; i += 1) {
@@ -229,7 +239,7 @@ export class EdgeLayer {
   /** Mark the selection (and what an exercise asks for) on the lines. */
   mark(selection, asked = this.marks.asked) {
     this.marks = { selection, asked };
-    if (!this.svg) return this.draw();
+    if (!this.svg) return this.soon();
     for (const n of this.view.svg.querySelectorAll(".edge.related, .edge.selected, .edge.asked"))
       n.classList.remove("related", "selected", "asked");
     if (selection?.kind === "unit") {

@@ -16,15 +16,10 @@
 //   await panel.ask(question);   // → the results, or null when cancelled
 //   panel.retarget({kind: "unit", l, j})   // a click on the drawing while asking
 
-import { indices, num } from "./format.js";
+import { indices, num, subscript } from "./format.js";
 import { node } from "./dom.js";
 
-const SUBSCRIPT = "₀₁₂₃₄₅₆₇₈₉";
-const sub = (...parts) =>
-  indices(...parts)
-    .split("")
-    .map((c) => (c >= "0" && c <= "9" ? SUBSCRIPT[Number(c)] : c))
-    .join("");
+const sub = (...parts) => subscript(indices(...parts));
 
 /** A number as students type it: "−0.25", "-0,25", "1.2e-3", "1.2×10^-3", ".5". */
 export function parseNumber(text) {

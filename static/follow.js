@@ -56,7 +56,7 @@ let source = null;
 
 mountProgress();
 mountPanels();
-const network = new NetworkView($("#network"), { canvas: $("#network-edges"), onSelect: (s) => select(s) });
+const network = new NetworkView($("#network"), { canvas: $("#network-edges"), unitCanvas: $("#network-units"), onSelect: (s) => select(s) });
 const formula = new FormulaPanel($("#formula"));
 const dataView = new DataView($("#data-view"), { onPick: () => {} });
 const chart = new GradientChart($("#chart-grad"));

@@ -54,6 +54,9 @@ export function percent(value) {
   return value === null || value === undefined ? "–" : `${Math.round(value * 100)} %`;
 }
 
+/** The digits of `text` as subscripts: "x12" → "x₁₂". */
+export const subscript = (text) => String(text).replace(/\d/g, (d) => "₀₁₂₃₄₅₆₇₈₉"[d]);
+
 /** Subscript indices: w_12, but w_1,12 once an index has two digits. */
 export function indices(...parts) {
   return parts.some((p) => p >= 10) ? parts.join(",") : parts.join("");

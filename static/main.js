@@ -1,15 +1,15 @@
 // Backprop Lab's page. One owner of the state (`lab`, store.js): every change is an
 // explicit lab.update(), and the controls are redrawn from the state. One loop: an API
 // call → the state → the step player's beats → the drawing.
-// Modules by job: api.js (the server), setup.js (the config and the URL), stepping.js
-// (steps, undo, Play, fast-forward), practise.js (exercise mode), player.js (the
-// beats), network.js (the drawing), formula.js, dataview.js, charts, controls.js.
+// Modules by job: api.js (the server), setup.js (the config and the URL), sessions.js
+// (start, show, resume, restore a run; change the setup), stepping.js (steps, undo,
+// Play, fast-forward), practise.js (exercise mode), player.js (the beats), network.js
+// (the drawing), formula.js, dataview.js, charts, controls.js.
 
 import { api, ApiError } from "./api.js";
 import { BoundaryChart } from "./boundary.js";
 import { GradientChart } from "./charts.js";
-import { layoutChrome, mountProgress, offer, quiet, say } from "./chrome.js";
-import { paintScaleLegend } from "./colors.js";
+import { layoutChrome, mountProgress, quiet, say } from "./chrome.js";
 import { Controls } from "./controls.js";
 import { DataView } from "./dataview.js";
 import { $ } from "./dom.js";
@@ -19,12 +19,13 @@ import { ExportLinks } from "./exports.js";
 import { FormulaPanel } from "./formula.js";
 import { GradcheckPanel } from "./gradcheck.js";
 import { HiddenUnits } from "./hiddenunits.js";
-import { keptRun, rememberedSession, RunKeeper } from "./keeprun.js";
+import { RunKeeper } from "./keeprun.js";
 import { NetworkView } from "./network.js";
 import { mountPanels } from "./networkpanel.js";
 import { StepPlayer } from "./player.js";
 import { createPractice } from "./practise.js";
-import { apiConfig, DEFAULT_CONFIG, completeConfig, needsNewSession, readSetup, setPath, writeSetup } from "./setup.js";
+import { createSessions } from "./sessions.js";
+import { readSetup } from "./setup.js";
 import { mountShareButton } from "./share.js";
 import { afterPaint } from "./plotcard.js";
 import { StepChart } from "./stepchart.js";
@@ -61,12 +62,12 @@ const page = lab.state;
 
 mountProgress({ closable: true });
 mountPanels();
-const network = new NetworkView($("#network"), { canvas: $("#network-edges"), onSelect: (s) => select(s) });
+const network = new NetworkView($("#network"), { canvas: $("#network-edges"), unitCanvas: $("#network-units"), onSelect: (s) => select(s) });
 const formula = new FormulaPanel($("#formula"));
 const dataView = new DataView($("#data-view"), {
   onPick: (i) => pick(i),
   // your own points: the run starts again on them (the URL carries them)
-  onEdit: (dataset) => changeSetup({ dataset }),
+  onEdit: (dataset) => sessions.changeSetup({ dataset }),
   tools: $("#data-tools"),
 });
 const chart = new GradientChart($("#chart-grad"));
@@ -83,6 +84,8 @@ const boundary = new BoundaryChart($("#chart-boundary"), {
 // issue #16: what the output layer sees, input features, the view's toggles, a weight by hand
 const clearFrame = () => stepping.clearFrame();
 const datasetInfo = (name) => controls.dataset(name); // the catalogue's entry
+const startSession = (config) => sessions.startSession(config);
+const changeSetup = (change) => sessions.changeSetup(change);
 const teaching = mountTeaching({ lab, boundary, network, errorChart, datasetInfo, run, pick, startSession, changeSetup, changeView, renderFormula, quiet, clearFrame });
 const liveCharts = [chart, stepChart, errorChart, boundary, teaching.representation];
 const player = new StepPlayer({ network, onBeat: () => formulaSoon(), charts: liveCharts });
@@ -116,10 +119,12 @@ const controls = new Controls({
   togglePresent: () => changeView({ present: !page.view.present }),
   changeSetup,
   changeView,
-  loadPreset,
+  loadPreset: (name) => sessions.loadPreset(name),
   showExample,
 });
 ctx.controls = controls;
+Object.assign(ctx, { dataView, gradcheck, hiddenUnits, teaching, stepping, practice });
+const sessions = createSessions(ctx);
 // the gradient chart's switch: ‖G(l)‖ or mean |δ(l)|, and smoothing
 const chartView = () => chart.setView($("#grad-quantity").value, $("#grad-smooth").checked);
 $("#grad-quantity").addEventListener("change", chartView);
@@ -133,7 +138,7 @@ lab.watch((state) => keeper.watch(state));
 $("#import-run").addEventListener("change", (event) => {
   const file = event.target.files?.[0];
   event.target.value = ""; // the same file again is a new choice
-  if (file) importFile(file);
+  if (file) sessions.importFile(file);
 });
 lab.watch((state) => {
   controls.reflect(state);
@@ -184,176 +189,19 @@ async function handle(error) {
     // The server forgot the session (idle too long or restarted): start again from the URL.
     const lost = page.session?.state.step ?? 0;
     lab.update({ session: null }); // nothing to delete
+    teaching.detach(); // nor anything more to ask about it
     await startSession(page.config).catch(() => {});
     say("The session had expired, so a new one was started from the setup in the address bar (step 0).", "info");
-    offerRestore(lost);
+    sessions.offerRestore(lost);
   } else {
     say(error.message);
   }
 }
 
-// ------------------------------------------------------------------ sessions
-// d(0): the features' number, else the data's dimension
-const rawDim = (config) => config.dataset.points?.[0]?.length ?? controls.dataset(config.dataset.name)?.dim ?? config.layers[0];
-const dataDim = (config) => config.features?.length || rawDim(config);
-
-/** Layer sizes consistent with the data and the output (d(0) and d(L) are not free). */
-function consistentLayers(config, hidden = config.layers.slice(1, -1)) {
-  const out = config.output === "softmax" ? config.dataset.classes ?? 2 : 1;
-  return [dataDim(config), ...hidden, out];
-}
-
-async function startSession(config) {
-  await showSession(await api.create(apiConfig(config)));
-}
-
-/** Show a session: a new one, the one this tab had before a reload, or an imported run. */
-async function showSession(created) {
-  exercise.cancel(); // a question about the old run has no answer any more
-  const old = page.session;
-  lab.update({ session: created, weights: created.state.weights, config: completeConfig(created.config) });
-  writeUrl();
-  if (old && old.id !== created.id) {
-    teaching.detach(); // no request may name the old id
-    api.remove(old.id).catch(() => {});
-  }
-  const dataset = await api.dataset(created.id);
-  const c = created.config;
-  const info = { activation: c.activation, output: c.output, loss: c.loss, encoding: dataset.encoding, classes: dataset.classes, features: c.features };
-  lab.update({ dataset, info, frame: null, traces: [], pinned: null, selection: { kind: "unit", l: c.layers.length - 1, j: 1 } });
-  network.build(c.layers, info);
-  network.setWeights(created.state.weights);
-  network.select(page.selection, false);
-  dataView.setData(dataset);
-  markExamples([], null);
-  chart.reset(c.layers.length - 1);
-  stepChart.setActivation(c.activation);
-  stepChart.clear();
-  errorChart.clear(dataset.classes > 0);
-  errorChart.add(created.state);
-  gradcheck.clear();
-  hiddenUnits.setActivation(c.activation, c.layers[0]);
-  boundary.setSession(created.id, dataset, info);
-  teaching.setSession(created, dataset, info, rawDim(page.config));
-  if (created.state.step > 0) await stepping.loadHistory();
-  controls.fillSetup(page, dataDim(page.config));
-  controls.exercise.setSizes(c.layers);
-  if (page.exercise) practice.setExercise(controls.exercise.mode); // a layer or unit this network has
-  paintScaleLegend($("#legend-scale"), $("#legend-lo"), $("#legend-hi"), info.activation);
-  player.clear();
-}
-
-// ------------------------------------------------------------- no lost run
-/** The run this tab had before a reload, if the server still has it and the address
- * bar asks for the same setup; true if it is on show. A forgotten one: its step (≥ 0). */
-async function resume() {
-  const id = rememberedSession();
-  if (!id) return { resumed: false, lost: null };
-  try {
-    const session = await api.read(id);
-    // the same run if the address bar would say the same (it holds every change)
-    if (writeSetup({ ...page, config: completeConfig(session.config) }) !== writeSetup(page)) {
-      api.remove(id).catch(() => {});
-      return { resumed: false, lost: null };
-    }
-    await showSession(session);
-    return { resumed: true, lost: null };
-  } catch (error) {
-    if (!(error instanceof ApiError && error.expired)) throw error;
-    return { resumed: false, lost: keptRun()?.snapshot?.step ?? 0 };
-  }
-}
-
-/** After an expired session: offer the snapshot this browser kept, if it has steps. */
-function offerRestore(lost) {
-  const kept = keptRun()?.snapshot;
-  if (!kept || !(kept.step > 0)) return;
-  const saved = new Date(keptRun().saved).toLocaleTimeString();
-  offer(
-    `The server no longer has your run (step ${lost || kept.step}): it expired or the server restarted. This browser kept a copy of it at step ${kept.step} (${saved}).`,
-    `Restore step ${kept.step}`,
-    () => restore(kept, "the copy this browser kept"),
-  );
-}
-
-/** A run from a snapshot (kept in the browser, or a file): a new session, at its step. */
-async function restore(snapshot, from) {
-  const ok = await run(async () => {
-    stepping.stopPlaying();
-    await showSession(await api.importRun(snapshot));
-  });
-  if (ok) say(`Restored from ${from}: step ${page.session.state.step}.`, "info");
-  controls.fillSetup(page, dataDim(page.config));
-}
-
-async function importFile(file) {
-  let snapshot;
-  try {
-    snapshot = JSON.parse(await file.text());
-  } catch {
-    say(`${file.name} is not a Backprop Lab run: it is not JSON. Export one with “the whole run (snapshot)”.`);
-    return;
-  }
-  await restore(snapshot, file.name);
-}
-
-function writeUrl() {
-  const query = writeSetup(page);
-  if (query !== location.search) history.replaceState(null, "", query);
-}
-
-/** change: {path: value} of the config ("dataset.name": "sine"), or {hidden: [sizes]}. */
-async function changeSetup(change) {
-  // A change made while a request is out (say, a second field edited quickly) waits
-  // its turn instead of being dropped.
-  while (page.busy || page.fastForwarding) await new Promise((resolve) => setTimeout(resolve, 20));
-  let next = page.config;
-  for (const [path, value] of Object.entries(change)) if (path !== "hidden") next = setPath(next, path, value);
-  // from a custom data set (the worked example) to a generated one: the latter's fields
-  if ("dataset.name" in change && page.config.dataset.name === "custom")
-    next = { ...next, dataset: { ...DEFAULT_CONFIG.dataset, name: change["dataset.name"] } };
-  // the features follow the raw point: a data set of another dimension starts from it
-  if ("dataset.name" in change && rawDim(next) !== rawDim(page.config)) next = { ...next, features: null };
-  const shape = ["hidden", "dataset", "dataset.name", "output", "dataset.classes", "features"].some((k) => k in change);
-  if (shape) next = { ...next, layers: consistentLayers(next, change.hidden ?? page.config.layers.slice(1, -1)) };
-  controls.showPreset(null);
-  if (needsNewSession(page.config, next)) {
-    await run(async () => {
-      stepping.stopPlaying();
-      await startSession(next);
-      quiet();
-    });
-    controls.fillSetup(page, dataDim(page.config));
-    return;
-  }
-  const patch = {};
-  for (const key of ["learning_rate", "batch_size"]) if (next[key] !== page.config[key]) patch[key] = next[key];
-  if (JSON.stringify(next.regularization) !== JSON.stringify(page.config.regularization)) patch.regularization = next.regularization;
-  if (!Object.keys(patch).length) return;
-  const ok = await run(async () => {
-    const answer = await api.patch(page.session.id, patch);
-    lab.update({ session: answer, weights: answer.state.weights, config: completeConfig(answer.config) });
-    writeUrl();
-    quiet();
-  });
-  if (!ok) controls.fillSetup(page, dataDim(page.config));
-}
-
 function changeView(change) {
   lab.update({ view: { ...page.view, ...change } });
   if ("present" in change) applyPresent();
-  writeUrl();
-}
-
-async function loadPreset(name) {
-  const preset = page.presets.find((p) => p.name === name);
-  if (!preset) return;
-  const ok = await run(async () => {
-    stepping.stopPlaying();
-    await startSession(preset.config);
-    quiet();
-  });
-  controls.showPreset(ok ? preset : null);
+  sessions.writeUrl();
 }
 
 // ------------------------------------------------------------- the rest of the view
@@ -454,12 +302,12 @@ async function start() {
     const catalogue = await api.catalogue();
     lab.update({ catalogue });
     controls.setCatalogue(catalogue);
-    controls.fillSetup(page, dataDim(page.config));
-    const resumed = await resume(); // a reload goes on with the same run
+    controls.fillSetup(page, sessions.dataDim(page.config));
+    const resumed = await sessions.resume(); // a reload goes on with the same run
     lost = resumed.lost;
     if (!resumed.resumed) await startSession(page.config);
   });
-  if (ok && lost !== null) offerRestore(lost);
+  if (ok && lost !== null) sessions.offerRestore(lost);
   const mode = modeFromText(page.view.exercise); // ?ex=…: a lab link can start in exercise mode
   if (mode) practice.setExercise(mode);
   if (!ok && !page.session) {

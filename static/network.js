@@ -7,25 +7,10 @@
 import { diverging, inkOn, NEGATIVE, POSITIVE, unitScale } from "./colors.js";
 import { EdgeLabels } from "./edgelabels.js";
 import { EdgeLayer } from "./edges.js";
-import { setText } from "./dom.js";
-import { indices, num } from "./format.js";
+import { setText, svgNode as el } from "./dom.js";
+import { num, subscript as sub } from "./format.js";
 import { fitText, layoutNetwork, slotOffsets } from "./netlayout.js";
-
-const SVG = "http://www.w3.org/2000/svg";
-const SUB = { 0: "₀", 1: "₁", 2: "₂", 3: "₃", 4: "₄", 5: "₅", 6: "₆", 7: "₇", 8: "₈", 9: "₉" };
-const sub = (n) =>
-  String(n)
-    .split("")
-    .map((c) => SUB[c])
-    .join("");
-
-// Up to this many units in all, units flash as their beat reaches them (see flash()).
-function el(name, attrs = {}, parent = null) {
-  const node = document.createElementNS(SVG, name);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (parent) parent.append(node);
-  return node;
-}
+import { PAINTED_UNITS, UnitCanvas } from "./unitcanvas.js";
 
 /** Where |δ| sits between 10⁻⁵ (0) and 10 (1): δ spans decades, so the scale is logarithmic. */
 function deltaLevel(delta) {
@@ -35,9 +20,11 @@ function deltaLevel(delta) {
 }
 
 export class NetworkView {
-  constructor(svg, { canvas = null, onSelect = () => {} } = {}) {
+  constructor(svg, { canvas = null, unitCanvas = null, onSelect = () => {} } = {}) {
     this.svg = svg;
     this.canvas = canvas;
+    this.unitCanvas = unitCanvas; // where a dense network's units are painted (unitcanvas.js)
+    this.painted = null;
     this.onSelect = onSelect;
     this.sizes = [];
     this.present = false;
@@ -71,7 +58,10 @@ export class NetworkView {
     this.headers = sizes.map((_, l) => el("text", { class: "column-title" }, headers));
     this.subheaders = sizes.map((_, l) => el("text", { class: "column-subtitle" }, headers));
 
-    const unitsRoot = el("g", { class: "units" }, this.svg);
+    this.painted?.remove();
+    const many = sizes.reduce((a, b) => a + b, 0) > PAINTED_UNITS;
+    this.painted = many && this.unitCanvas ? new UnitCanvas(this, this.unitCanvas) : null;
+    const unitsRoot = el("g", { class: this.painted ? "units painted" : "units" }, this.svg);
     this.units = []; // units[l][j], j = 0 is the bias unit (absent in layer L)
     for (let l = 0; l <= L; l += 1) {
       const column = [];
@@ -133,6 +123,7 @@ export class NetworkView {
     if (!this.sizes.length) return;
     layoutNetwork(this);
     if (this.frame) this.paintAll();
+    this.painted?.layout();
     this.fitInputNames();
     if (this.asked.length) this.markAsked(this.asked);
   }
@@ -187,8 +178,13 @@ export class NetworkView {
   paintUnit(g, l, s, x) {
     const scale = l === this.depth ? this.outputScale : l === 0 ? (v) => Math.tanh(v) : this.hiddenScale;
     if (x === null || x === undefined) {
-      g.body.style.fill = g.mapFill ?? ""; // neuronmaps.js may fill it with a picture
-      g.value.style.fill = "";
+      if (this.painted) {
+        g.shownTone = null;
+        this.painted.soon();
+      } else {
+        g.body.style.fill = g.mapFill ?? ""; // neuronmaps.js may fill it with a picture
+        g.value.style.fill = "";
+      }
       setText(g.value, "");
       setText(g.sLabel, l === 0 ? this.inputName(g.dataset.j) : "");
       delete g.dataset.x;
@@ -196,10 +192,14 @@ export class NetworkView {
       return;
     }
     const t = scale(x);
-    g.body.style.fill = g.mapFill ?? diverging(t);
-    g.value.style.fill = inkOn(t);
-    g.dataset.x = x;
     const detail = g.dataset.detail;
+    if (this.painted) {
+      // the canvas shows the colour; the SVG's circle stays as it is (no style work)
+      g.shownTone = t;
+      this.painted.soon();
+    } else g.body.style.fill = g.mapFill ?? diverging(t);
+    if (detail !== "none") g.value.style.fill = inkOn(t);
+    g.dataset.x = x;
     fitText(g.value, detail === "none" ? "" : num(x, detail === "full" ? 3 : 2));
     if (l === 0) {
       setText(g.sLabel, detail === "full" ? this.inputName(g.dataset.j) : "");
@@ -211,25 +211,41 @@ export class NetworkView {
 
   paintDelta(g, delta) {
     if (!g.ring) return;
+    if (this.painted) {
+      g.shownDelta = delta;
+      this.painted.soon();
+    }
     if (delta === null || delta === undefined) {
-      g.ring.style.strokeWidth = "0";
-      g.ring.setAttribute("r", this.radius[g.dataset.l] + 1);
+      if (!this.painted) {
+        g.ring.style.strokeWidth = "0";
+        g.ring.setAttribute("r", this.radius[g.dataset.l] + 1);
+      }
       setText(g.dLabel, "");
       delete g.dataset.delta;
       return;
     }
-    // |δ| by the ring's thickness and depth of colour, its sign by blue (−) / orange (+)
-    const r = this.radius[g.dataset.l];
+    if (!this.painted) {
+      const ring = this.ringOf(g.dataset.l, delta);
+      g.ring.setAttribute("r", ring.r);
+      g.ring.style.strokeWidth = `${ring.thickness}`;
+      g.ring.style.stroke = diverging(ring.tone);
+    }
+    g.dataset.delta = delta;
+    if (g.dataset.detail !== "full") return setText(g.dLabel, "");
+    fitText(g.dLabel, `δ = ${num(delta)}`);
+    g.dLabel.style.fill = delta < 0 ? NEGATIVE : POSITIVE;
+    return undefined;
+  }
+
+  /** δ's ring around a unit of layer l: |δ| by its thickness and depth of colour, its
+   * sign by blue (−) / orange (+); {r, thickness, tone} (tone on the diverging scale). */
+  ringOf(l, delta) {
+    const r = this.radius[l];
     const level = deltaLevel(delta);
     // beside labels (full detail) the ring stays thin; without them it may grow to
     // 0.6 r, so that δ fading layer by layer shows in a deep network
-    const thickness = Math.min(1.5 + 10 * level, (this.detail[g.dataset.l] === "full" ? 0.3 : 0.6) * r);
-    g.ring.setAttribute("r", r + thickness / 2 + 1.5);
-    g.ring.style.strokeWidth = `${thickness}`;
-    g.ring.style.stroke = diverging(Math.sign(delta) * (0.3 + 0.7 * level));
-    g.dataset.delta = delta;
-    fitText(g.dLabel, g.dataset.detail === "full" ? `δ = ${num(delta)}` : "");
-    g.dLabel.style.fill = delta < 0 ? NEGATIVE : POSITIVE;
+    const thickness = Math.min(1.5 + 10 * level, (this.detail[l] === "full" ? 0.3 : 0.6) * r);
+    return { r: r + thickness / 2 + 1.5, thickness, tone: Math.sign(delta) * (0.3 + 0.7 * level) };
   }
 
   /** The input layer and the notes for example k of the batch. */
@@ -349,10 +365,7 @@ export class NetworkView {
       g.ring.setAttribute("r", this.radius[t.l] + 4);
       g.dLabel.textContent = g.dataset.detail === "full" ? "δ = ?" : "";
     }
-  }
-
-  unitLabel(l, j) {
-    return `x${sub(j)}(${l})`;
+    this.painted?.soon(); // an asked unit's ring is the SVG's dashed one
   }
 
   /** A feature's name (sin x₁) may be wider than the margin left of the inputs: shrink it. */
@@ -370,9 +383,5 @@ export class NetworkView {
   inputName(j) {
     const name = this.info?.features?.[j - 1];
     return name ? name.replace(/x(\d)/g, (_, d) => `x${sub(d)}`) : `x${sub(j)}`;
-  }
-
-  edgeLabel(l, i, j) {
-    return `w${indices(i, j)}(${l})`;
   }
 }

@@ -1,7 +1,7 @@
 // The markup of the panels every page that draws the network shows, written once
 // into the page's <main class="stage"> (index.html, follow.html): the network panel —
 // the beat caption, the batch-example picker, the animation speed, the drawing (a
-// canvas for dense weights under the SVG of units and sparse lines) and its legend —
+// canvas for dense weights, and one for a dense network's units, under the SVG of units and sparse lines) and its legend —
 // and beside it the exercise, formula and training-data panels. The stage's
 // data-network names the drawing; its data-hint says what a click on the data does.
 
@@ -20,6 +20,7 @@ const PANEL = `
   </div>
   <div class="network-wrap">
     <canvas id="network-edges" aria-hidden="true"></canvas>
+    <canvas id="network-units" aria-hidden="true" hidden></canvas>
     <svg id="network" role="img" aria-label="The network: units in columns, one line per weight"></svg>
   </div>
   <div class="legend" id="legend" aria-hidden="true">

@@ -62,13 +62,23 @@ export class StepPlayer {
   /** Show a beat's caption (or "idle", "ask", "fastforward") and mark the page with it. */
   caption(beat) {
     const key = beat === "idle" ? this.idle : beat;
-    $("#beat-caption").innerHTML = CAPTIONS[key] ?? CAPTIONS[this.idle];
+    const el = $("#beat-caption");
+    // Play shows the same caption step after step: written again only when it changes
+    if (el.captionKey === key && el.textContent === el.captionText) return;
+    el.innerHTML = CAPTIONS[key] ?? CAPTIONS[this.idle];
+    [el.captionKey, el.captionText] = [key, el.textContent];
   }
 
   setBeat(beat) {
     this.phase = beat;
-    document.body.dataset.beat = beat;
+    if (document.body.dataset.beat !== beat) document.body.dataset.beat = beat;
     this.caption(beat);
+  }
+
+  /** Hold the charts' redraws (a beat animates, or a step's answer is on its way and
+   * nothing may delay showing it); released, they redraw after the next paint. */
+  holdCharts(on) {
+    for (const c of this.charts) c.hold(on);
   }
 
   /** Jump to the end of the beat under way (a key pressed mid-animation). */
@@ -93,9 +103,9 @@ export class StepPlayer {
     document.body.dataset.animating = String(ms > 0);
     n.setTiming(ms);
     const last = events.reduce((t, e) => Math.max(t, e.at), 0);
-    for (const c of this.charts) c.hold(ms > 0);
+    this.holdCharts(ms > 0);
     await this.timeline.play(events, last + (ms > 0 ? ms * 0.9 : 0));
-    for (const c of this.charts) c.hold(false);
+    this.holdCharts(false);
     document.body.dataset.animating = "false";
   }
 

@@ -1,14 +1,58 @@
 // Shared by every plotly chart (the cards beside the network and /compare's): the
 // layout a chart starts from, whole-step and whole-decade ticks, the empty-chart note,
 // and for the live cards a throttled, holdable redraw (a plotly redraw is a 20–60 ms
-// task: never mid-beat, at most a few times a second).
+// task: never mid-beat, never while a single step's answer is on its way, and in Play
+// at most a few times a second).
 
 const REDRAW_MS = 300;
-// A redraw (its script, then the browser's layout and paint, about as long again) may
-// take at most 1/SHARE of the time: the four cards beside the network together leave
-// Play at 60 steps/s most of the main thread.
-const SHARE = 20;
+// The live cards' redraws together (their script, then the browser's layout and paint,
+// about as long again) may take at most 1/SHARE of the time: Play at 60 steps/s keeps
+// most of the main thread.
+const SHARE = 10;
 const MAX_WAIT_MS = 3000;
+const drawCosts = new Map(); // live card → ms its last redraw took
+// Cards due within this long of each other redraw together, in one task after a paint:
+// after a step they all change in the same frame, and cost the animation one late
+// frame instead of one per card.
+const TOGETHER_MS = 150;
+// … but one task takes no longer than about this (a key press waits for it): the cards
+// left redraw after the next paint.
+const TASK_MS = 60;
+
+/** The live cards' redraws: each card asks for a time, and every card due by then (or
+ * soon after) is redrawn in the same task, once the next frame has been painted. */
+const redraws = {
+  due: new Map(), // card → the time it may redraw
+  timer: null,
+  at: Infinity, // when the timer fires
+
+  ask(card, at) {
+    const asked = this.due.get(card);
+    if (asked !== undefined && asked <= at) return;
+    this.due.set(card, at);
+    if (at < this.at) this.arm(at);
+  },
+
+  arm(at) {
+    clearTimeout(this.timer);
+    this.at = at;
+    this.timer = setTimeout(() => afterPaint(() => this.run()), Math.max(0, at - performance.now()));
+  },
+
+  run() {
+    this.timer = null;
+    this.at = Infinity;
+    const started = performance.now();
+    const soon = started + TOGETHER_MS;
+    for (const [card, at] of [...this.due]) {
+      if (at > soon) continue;
+      if (performance.now() - started > TASK_MS) break;
+      this.due.delete(card);
+      card.redraw();
+    }
+    if (this.due.size) this.arm(Math.min(...this.due.values()));
+  },
+};
 
 export class LiveChart {
   constructor(div) {
@@ -16,7 +60,6 @@ export class LiveChart {
     this.present = false;
     this.held = false;
     this.pending = false;
-    this.timer = null;
     this.lastDraw = 0;
     this.drawCost = 0; // ms the last draw took
   }
@@ -39,13 +82,10 @@ export class LiveChart {
       this.pending = true;
       return;
     }
-    if (this.timer !== null) return;
-    const wait = now ? 0 : Math.max(0, this.interval() - (performance.now() - this.lastDraw));
-    this.timer = setTimeout(() => afterPaint(() => this.redraw()), wait);
+    redraws.ask(this, now ? 0 : this.lastDraw + this.interval());
   }
 
   redraw() {
-    this.timer = null;
     if (this.held) {
       this.pending = true;
       return;
@@ -54,11 +94,16 @@ export class LiveChart {
     if (window.Plotly && this.div.isConnected) this.draw();
     this.lastDraw = performance.now();
     this.drawCost = this.lastDraw - started;
+    if (this.div.isConnected) drawCosts.set(this, this.drawCost);
+    else drawCosts.delete(this);
   }
 
-  /** Milliseconds between redraws: REDRAW_MS, longer for a chart that is slow to draw. */
+  /** Milliseconds between redraws when data keeps coming (Play): REDRAW_MS, longer
+   * while the cards together are slow to draw (each redraws once in SHARE × their cost). */
   interval() {
-    return Math.min(MAX_WAIT_MS, Math.max(REDRAW_MS, SHARE * this.drawCost));
+    let total = 0;
+    for (const cost of drawCosts.values()) total += cost;
+    return Math.min(MAX_WAIT_MS, Math.max(REDRAW_MS, SHARE * total));
   }
 
   /** Overridden: draw the chart from the card's data (Plotly.react or extendTraces). */

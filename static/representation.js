@@ -7,6 +7,7 @@
 import { api } from "./api.js";
 import { BoundaryChart } from "./boundary.js";
 import { classColor, valueColor } from "./colors.js";
+import { subscript } from "./format.js";
 import { PLOT_CONFIG } from "./plotcard.js";
 
 export class RepresentationChart extends BoundaryChart {
@@ -95,7 +96,7 @@ export class RepresentationChart extends BoundaryChart {
     traces.push(this.rings(this.current, "#111", ring, "this step's examples"));
     traces.push(this.rings(this.pinned === null ? [] : [this.pinned], "#7c3aed", ring + 7, "next step's example"));
     const pca = rep.method === "pca";
-    const sub = (text) => text.replace(/_(\d+)/, (_, d) => [...d].map((c) => "₀₁₂₃₄₅₆₇₈₉"[c]).join(""));
+    const sub = (text) => text.replace(/_(\d+)/, (_, d) => subscript(d));
     const axis = (k) => (pca ? `PC ${k + 1}` : sub(rep.names[k] ?? ""));
     const xs = rep.train.view.map((p) => p[0]);
     const ys = rep.train.view.map((p) => p[1] ?? 0);

@@ -15,6 +15,7 @@ const FF_CHUNK = 500; // steps per POST …/train while fast-forwarding
 // each point covers), fetched at most once a second.
 const CHART_POINTS = 400;
 const FAST_PLAY = 30; // steps/s above which the drawing skips steps
+const CATCH_UP_MS = 250; // Play makes up at most this much time of late steps
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function createStepping(ctx) {
@@ -66,26 +67,57 @@ export function createStepping(ctx) {
     return true;
   }
 
-  async function step(budget = Infinity) {
+  /** Play faster than 30 steps/s with animation off: the drawing shows the latest step
+   * 30 times a second (a frame of the whole page costs about as much as a step), and
+   * the next step is asked for as soon as an answer comes (see playLoop). */
+  const fastPlay = (budget) => page.playing && page.view.rate > FAST_PLAY && ms(budget) === 0;
+
+  // Fast Play's pipeline: the next step, asked for while the page takes in the last
+  // ({id: its session, answer: a promise}); whatever runs next takes it first.
+  let ahead = null;
+  function askAhead() {
+    const answer = api.step(page.session.id, nextIndices());
+    answer.catch(() => {}); // handled where it is awaited
+    ahead = { id: page.session.id, answer };
+  }
+  function takeAhead() {
+    const asked = ahead;
+    ahead = null;
+    return asked && asked.id === page.session?.id ? asked.answer : null;
+  }
+  /** Show the step fast Play asked for ahead, if any (before anything else changes the run). */
+  async function settle() {
+    if (ahead) await step(Infinity, false);
+  }
+
+  /** One SGD step (or the rest of one in progress); `pipeline`: fast Play may ask for the
+   * next one at once. */
+  async function step(budget = Infinity, pipeline = true) {
     const pending = page.session.state.pending;
     if (pending === "forward") await backwardBeat(budget);
     if (pending === "forward" || pending === "backward") return updateBeat(budget);
-    const trace = await api.step(page.session.id, nextIndices());
-    if (!take(trace, page.weights)) return false;
-    const marks = () => ctx.markExamples(trace.indices, page.pinned);
-    const beats = ms(budget);
-    // Play faster than 30 steps/s, animation off: the drawing shows the latest step 30
-    // times a second (a frame of the whole page costs about as much as a step).
-    if (beats === 0 && page.playing && page.view.rate > FAST_PLAY) {
-      player.stillSoon(page.frame, page.weights, 1000 / FAST_PLAY, marks);
+    // Nothing may delay showing a single step's numbers: the charts redraw after it.
+    const alone = !page.playing;
+    if (alone) player.holdCharts(true);
+    try {
+      const trace = await (takeAhead() ?? api.step(page.session.id, nextIndices()));
+      if (pipeline && !trace.diverged && fastPlay(budget)) askAhead();
+      if (!take(trace, page.weights)) return false;
+      const marks = () => ctx.markExamples(trace.indices, page.pinned);
+      if (fastPlay(budget)) {
+        player.stillSoon(page.frame, page.weights, 1000 / FAST_PLAY, marks);
+        return true;
+      }
+      marks();
+      await player.play(page.frame, page.weights, ms(budget));
       return true;
+    } finally {
+      if (alone) player.holdCharts(false);
     }
-    marks();
-    await player.play(page.frame, page.weights, beats);
-    return true;
   }
 
   async function forwardBeat() {
+    await settle();
     if (page.session.state.pending !== "none") return;
     const answer = await api.forward(page.session.id, nextIndices());
     lab.update({
@@ -123,6 +155,7 @@ export function createStepping(ctx) {
   }
 
   async function undo() {
+    await settle();
     const { pending, undo_available: available } = page.session.state;
     if (pending === "none" && !available) return; // nothing to undo: no request (a 409)
     const answer = await api.undo(page.session.id);
@@ -154,6 +187,7 @@ export function createStepping(ctx) {
 
   async function reset() {
     stopPlaying();
+    await settle();
     const answer = await api.reset(page.session.id);
     ctx.exercise.cancel();
     lab.update({ session: answer, weights: answer.state.weights, traces: [] });
@@ -193,20 +227,31 @@ export function createStepping(ctx) {
     // wait for a step already under way (e.g. Space pressed just before P)
     while (page.busy) await sleep(10);
     // Steps are due on a fixed clock (1/rate apart): a step that came late is followed
-    // at once by the next, so the rate holds on average; at most one step is made up.
+    // at once by the next, so the rate holds on average. At most CATCH_UP_MS of steps
+    // are made up: a stall (the charts' redraw) does not cost Play its rate, and a long
+    // one (a hidden tab) does not bring a burst.
+    // In fast Play the next step is asked for as soon as an answer comes, so the server
+    // computes it while the page takes the last one in (one step ahead, no more).
     let due = performance.now();
     while (page.playing) {
       const budget = 1000 / page.view.rate;
-      if (!(await ctx.run(() => step(budget)))) return stopPlaying();
-      due = Math.max(due + budget, performance.now() - budget);
+      // the counters follow the drawing's pace: 30 times a second in fast Play
+      lab.pace(fastPlay(budget) ? 1000 / FAST_PLAY : 0);
+      if (!(await ctx.run(() => step(budget)))) stopPlaying();
+      if (!page.playing) break;
+      due = Math.max(due + budget, performance.now() - Math.max(budget, CATCH_UP_MS));
       const left = due - performance.now();
       if (left > 1) await sleep(left);
     }
+    lab.pace(0);
+    // Paused with a step asked for: the server has made it, so the page shows it.
+    if (ahead) await ctx.run(settle, { wait: true });
     return undefined;
   }
 
   async function fastForward(total) {
     if (page.busy || page.fastForwarding || !page.session || page.exercise) return;
+    if (ahead && !(await ctx.run(settle))) return;
     stopPlaying();
     player.finish();
     lab.update({ fastForwarding: true, stopRequested: false });

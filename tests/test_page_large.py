@@ -66,3 +66,54 @@ def test_the_widest_network_steps_and_any_weight_can_be_inspected(page):
     hidden = trace["layers"][11]
     assert_shows(page.text_content(f"{formula} [data-q=s]"), hidden["s"][0][32], "s_33(12)")
     assert_shows(page.text_content(f"{formula} [data-q=delta]"), hidden["delta"][0][32], "δ_33(12)")
+
+
+# The colour the unit canvas shows at the middle of unit l-j, and the one its x gives.
+UNIT_COLOUR = """async ([l, j]) => {
+    const {divergingRgb, unitScale} = await import('/static/colors.js');
+    const view = backpropLab.network;
+    const canvas = document.querySelector('#network-units');
+    const scale = canvas.width / canvas.clientWidth;
+    const at = (v) => Math.round(v * scale);
+    const [r, g, b] = canvas.getContext('2d')
+        .getImageData(at(view.xs[l]), at(view.positions[l][j]), 1, 1).data;
+    const x = Number(document.querySelector(`#unit-${l}-${j}`).dataset.x);
+    const theta = l === view.depth ? view.info.output : view.info.activation;
+    const t = unitScale(theta)(x);
+    return {shown: [r, g, b], expected: divergingRgb(t)};
+}"""
+
+
+def test_the_widest_network_shows_the_apis_numbers_on_every_unit(page):
+    """Its units are painted on a canvas (restyling a thousand SVG circles a step is
+    too slow), yet every unit carries the step's s, x and δ and shows x's colour."""
+    wait_ready(page, f"?speed=0&layers={WIDEST}")
+    assert not page.locator("#network-units").is_hidden()
+    with page.expect_response("**/step") as answer:
+        page.keyboard.press("Space")
+    trace = answer.value.json()
+    wait_step_done(page, 1)
+    drawn = page.evaluate(
+        """() => [...document.querySelectorAll('#network .unit:not(.bias)')]
+            .filter((g) => g.dataset.l !== '0')
+            .map((g) => [Number(g.dataset.l), Number(g.dataset.j),
+                         Number(g.dataset.s), Number(g.dataset.x), Number(g.dataset.delta)])"""
+    )
+    assert len(drawn) == 64 * 16 + 1
+    for l, j, s, x, delta in drawn:
+        layer = trace["layers"][l - 1]
+        assert (s, x, delta) == (
+            layer["s"][0][j - 1],
+            layer["x"][0][j - 1],
+            layer["delta"][0][j - 1],
+        ), f"unit {l}-{j}"
+    # what the eye sees: the canvas under the transparent circles, in x's colour
+    page.wait_for_function("() => !backpropLab.network.painted.redraw.id")  # drawn
+    for l, j in [(1, 1), (8, 40), (16, 64), (17, 1)]:
+        colour = page.evaluate(UNIT_COLOUR, [l, j])
+        pairs = zip(colour["shown"], colour["expected"], strict=True)
+        assert all(abs(a - b) <= 2 for a, b in pairs), (l, j, colour)
+    # the SVG circle still takes the click, and outlines the unit chosen
+    page.click("#unit-8-40")
+    assert page.evaluate("document.querySelector('#unit-8-40').classList.contains('selected')")
+    assert_shows(page.text_content("#formula [data-q=s]"), trace["layers"][7]["s"][0][39], "s")

@@ -196,3 +196,39 @@ def test_architecture_editor_redraws_units_and_lines(page):
         page.keyboard.press("Space")
     assert len(answer.value.json()["layers"]) == 2
     wait_step_done(page, 1)
+
+
+def test_fast_play_shows_the_last_step_and_its_charts_once_paused(page):
+    """Fast Play (60 steps/s, animation off) draws the latest step at most 30 times a
+    second, redraws each chart now and then, and asks for the next step while the page
+    takes in the last. Paused, everything shows the server's last step: the counter,
+    the units, the step's bars and the last point of the gradient and error charts."""
+    wait_ready(page, "?speed=0&rate=60&layers=2-4-1")
+    sid = page.evaluate("backpropLab.page.session.id")
+    for n in range(1, 6):  # Pause lands at another moment of the pipeline each time
+        page.keyboard.press("p")
+        page.wait_for_function(
+            "(n) => Number(document.querySelector('#step-counter').textContent) >= n",
+            arg=12 * n + n % 3,
+        )
+        page.keyboard.press("p")
+        page.wait_for_function("() => !(backpropLab.page.playing || backpropLab.page.busy)")
+        page.wait_for_timeout(100)  # a step asked for and not shown would land meanwhile
+        trace = page.request.get(f"/api/sessions/{sid}/trace").json()
+        step = trace["step"]
+        assert page.text_content("#step-counter") == str(step)
+        assert page.request.get(f"/api/sessions/{sid}").json()["state"]["step"] == step
+    output = trace["layers"][-1]
+    page.wait_for_function(
+        "(x) => Number(document.querySelector('#unit-2-1').dataset.x) === x", arg=output["x"][0][0]
+    )
+    page.wait_for_function(
+        """(s) => document.querySelector('#chart-step').dataset.step === String(s)
+            && document.querySelector('#chart-grad').data[0].x.at(-1) === s
+            && document.querySelector('#chart-error').data[0].x.at(-1) === s""",
+        arg=step,
+    )
+    bars = page.evaluate("document.querySelector('#chart-step').data[0].y")
+    assert bars == [layer["grad_norm"] for layer in trace["layers"]]
+    norms = page.evaluate("document.querySelector('#chart-grad').data.map((d) => d.y.at(-1))")
+    assert norms == [layer["grad_norm"] for layer in trace["layers"]]
