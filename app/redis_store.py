@@ -7,7 +7,7 @@ Set BACKPROP_REDIS_URL and each session is one Redis hash, ``backprop:session:<i
              stack's (step, epoch, position), whether the run is shared
     weights  W(1) … W(L) as raw little-endian float64 bytes, one after the other
     undo     the undo stack's weights the same way, oldest first
-    history  the history's columns (app/history.py) as JSON; floats round-trip exactly
+    history  the history's points as raw bytes (History.to_bytes, app/history.py)
     trace    the latest step's trace while the weights are the ones it produced (what
              GET …/trace and a share's first view show), packed (app/packed.py); or empty
 
@@ -157,9 +157,17 @@ def encode(session: Session, version: int) -> dict[str, bytes]:
         "header": orjson.dumps(header),
         "weights": _floats(st.weights),
         "undo": _floats(w for u in session.undo for w in u.weights),
-        "history": orjson.dumps(session.history.to_dict()),
+        "history": session.history.to_bytes(),
         "trace": b"" if trace is None else pack(trace),
     }
+
+
+def _history(depth: int, data: bytes) -> History:
+    """History.to_bytes, or the JSON that sessions saved before it ("{": never the first
+    byte of to_bytes, whose first number, the capacity, is even)."""
+    if data.startswith(b"{"):
+        return History.from_dict(depth, orjson.loads(data))
+    return History.from_bytes(depth, data)
 
 
 def _fingerprint(session: Session) -> tuple[tuple, tuple]:
@@ -334,7 +342,7 @@ class RedisStore(Store):
         undo = _matrices(fields[b"undo"], layers, len(header["undo"]))
         for ws, (step, epoch, position) in zip(undo, header["undo"], strict=True):
             session.undo.append(State(ws, step, epoch, position))
-        session.history = History.from_dict(net.config.depth, orjson.loads(fields[b"history"]))
+        session.history = _history(net.config.depth, fields[b"history"])
         session.shared = header["shared"]
         session.last_trace = trace
         pending = header["pending"]

@@ -66,3 +66,27 @@ def test_history_grows_on_demand_and_keeps_its_bound():
     _fill(h, 100_000, start=301)
     assert len(h._first) == 4096 and len(h) <= 4096
     assert h.curve().step[-1] == 100_300
+
+
+def test_history_bytes_round_trip_exactly_after_compaction_and_truncation():
+    def made() -> History:
+        rng = np.random.default_rng(1)
+        h = History(3, capacity=8)
+        n = 37  # compacts twice, then an open point
+        h.extend(np.arange(1, n + 1), rng.random(n), rng.random((n, 3)), rng.random((n, 3)))
+        h.truncate(30)
+        return h
+
+    more = (np.arange(31, 41), np.ones(10), np.ones((10, 3)), np.ones((10, 3)))
+    for copy in (History.from_bytes(3, made().to_bytes()), History.from_dict(3, made().to_dict())):
+        h = made()
+        assert (copy.capacity, copy.stride, len(copy)) == (8, h.stride, len(h))
+        for g in (None, more):  # equal, and it goes on exactly as the original does
+            if g is not None:
+                copy.extend(*g)
+                h.extend(*g)
+            a, b = copy.curve(), h.curve()
+            for name in ("first", "step", "error", "grad_norm", "delta_mean_abs"):
+                assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    with pytest.raises(ValueError, match="size"):
+        History.from_bytes(3, made().to_bytes()[:-8])

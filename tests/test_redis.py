@@ -83,6 +83,29 @@ def test_two_workers_taking_turns_give_the_trajectory_of_one_process(redis_url):
     assert shared == alone
 
 
+def test_a_session_saved_with_a_json_history_still_loads(redis_url):
+    """Before History.to_bytes, the history was saved as JSON: such a session, read by
+    a new worker, shows the same curve and goes on."""
+    import orjson
+    import redis
+
+    from app.history import History
+
+    settings = redis_settings(redis_url)
+    with TestClient(create_app(settings)) as a:
+        sid = a.post(API, json=CONFIG).json()["id"]
+        a.post(f"{API}/{sid}/train", json={"steps": 30})
+        curve = a.get(f"{API}/{sid}/history").json()
+    key = f"backprop:session:{sid}"
+    with redis.Redis.from_url(redis_url) as r:
+        old = History.from_bytes(2, r.hget(key, "history")).to_dict()
+        r.hset(key, "history", orjson.dumps(old))
+    with TestClient(create_app(settings)) as b:
+        assert b.get(f"{API}/{sid}/history").json() == curve
+        assert b.post(f"{API}/{sid}/step").status_code == 200
+        assert b.get(f"{API}/{sid}/history").json()["step"][-1] == 31
+
+
 def test_max_sessions_holds_across_workers(redis_url):
     settings = redis_settings(redis_url, max_sessions=3)
     with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
