@@ -40,6 +40,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from typing import Any
 
+from app import budget
 from app.classroom_schemas import ExerciseMode
 from app.exceptions import NotFound, OutOfOrder, Refused, TooMany
 from app.exercise import StepNumbers
@@ -104,12 +105,20 @@ class FollowHub(ABC):
         store.guard = self._guard
 
     # ------------------------------------------------------- what a backend keeps
-    @abstractmethod
     async def share(
         self, session: Session, base_url: str, continue_from: str | None = None
     ) -> Share:
         """Share the session (again: the same token), or move the share of
-        ``continue_from`` (the teacher's previous setup) to it."""
+        ``continue_from`` (the teacher's previous setup) to it. A shared run must fit the
+        tighter budget of a shared session."""
+        layers, batch = session.net.config.layers, session.net.config.batch_size
+        budget.check_session(layers, batch, session.dataset.size, self.settings, shared=True)
+        session.shared = True
+        return await self._share(session, base_url, continue_from)
+
+    @abstractmethod
+    async def _share(self, session: Session, base_url: str, continue_from: str | None) -> Share:
+        """``share`` as the backend keeps it, once the session may be shared."""
 
     @abstractmethod
     async def shared(self, session: Session) -> Share:

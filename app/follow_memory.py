@@ -10,7 +10,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from app import budget
 from app.classroom_schemas import ExerciseMode
 from app.exceptions import NotFound, ReadOnly
 from app.exercise import StepNumbers
@@ -35,12 +34,7 @@ class MemoryHub(FollowHub):
         self._restore_signals()
 
     # ---------------------------------------------------------------- shares
-    async def share(
-        self, session: Session, base_url: str, continue_from: str | None = None
-    ) -> Share:
-        layers, batch = session.net.config.layers, session.net.config.batch_size
-        budget.check_session(layers, batch, session.dataset.size, self.settings, shared=True)
-        session.shared = True
+    async def _share(self, session: Session, base_url: str, continue_from: str | None) -> Share:
         await self._prune()
         share = self._by_session.get(session.id)
         if share is None and continue_from:

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from app import budget
 from app.classroom_schemas import ExerciseMode
 from app.exceptions import NotFound, ReadOnly
 from app.exercise import StepNumbers
@@ -145,12 +144,7 @@ class RedisHub(FollowHub):
     async def _prune(self) -> None:
         pass  # each share is checked when it is read (_now)
 
-    async def share(
-        self, session: Session, base_url: str, continue_from: str | None = None
-    ) -> Share:
-        layers, batch = session.net.config.layers, session.net.config.batch_size
-        budget.check_session(layers, batch, session.dataset.size, self.settings, shared=True)
-        session.shared = True
+    async def _share(self, session: Session, base_url: str, continue_from: str | None) -> Share:
         token = await self.redis.get(shared_key(session.id))
         share = await self._now(Share(token.decode(), session.id, "")) if token else None
         if (share is None or share.ended) and continue_from:

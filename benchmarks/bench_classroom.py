@@ -232,9 +232,9 @@ class Result:
     other_cpu: float = 0.0  # the rest of the machine: noise
 
 
-async def classroom(port, pid, students, token, teacher_sid, seconds, pause_ms, script, peak, n):
-    """One load phase: wrk students + the teacher + ``n`` followers' event streams."""
-    stop = asyncio.Event()
+async def connect_followers(port: int, token: str, n: int, stop: asyncio.Event):
+    """``n`` followers' event streams, each connected and past its first event; they
+    read until ``stop`` is set. Returns the followers and their tasks."""
     followers = [Follower() for _ in range(n)]
     readies = [asyncio.Event() for _ in followers]
     tasks = [
@@ -242,6 +242,13 @@ async def classroom(port, pid, students, token, teacher_sid, seconds, pause_ms, 
         for f, r in zip(followers, readies, strict=True)
     ]
     await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
+    return followers, tasks
+
+
+async def classroom(port, pid, students, token, teacher_sid, seconds, pause_ms, script, peak, n):
+    """One load phase: wrk students + the teacher + ``n`` followers' event streams."""
+    stop = asyncio.Event()
+    followers, tasks = await connect_followers(port, token, n, stop)
     sampler = asyncio.create_task(sample_rss(pid, peak, stop))
     cpu0, t0, busy0 = cpu_seconds(pid), time.monotonic(), busy_cpu_seconds()
     own0 = resource.getrusage(resource.RUSAGE_SELF)

@@ -37,7 +37,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench_classroom import Follower, follow, teacher
+from bench_classroom import connect_followers, teacher
 from serving import HOST, ROOT, WRK_RESULT_LUA, free_port, start_server, stop_server, wrk_result
 
 sys.path.insert(0, str(ROOT))
@@ -117,13 +117,7 @@ async def paced_class(port: int, script: Path, students: list[str], seconds: int
     (sid,) = new_sessions(port, 1)
     token = post(port, f"/api/sessions/{sid}/share", {})["token"]
     stop = asyncio.Event()
-    followers = [Follower() for _ in range(FOLLOWERS)]
-    readies = [asyncio.Event() for _ in followers]
-    tasks = [
-        asyncio.create_task(follow(port, token, f, r, stop))
-        for f, r in zip(followers, readies, strict=True)
-    ]
-    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
+    followers, tasks = await connect_followers(port, token, FOLLOWERS, stop)
     load = asyncio.create_task(asyncio.to_thread(wrk, port, script, students, seconds, PAUSE_MS))
     await asyncio.sleep(1.0)  # wrk's connections open (its Lua delays the first request)
     sent: dict[int, float] = {}
