@@ -51,31 +51,29 @@ def test_python_m_app_serves_and_prints_its_url():
     assert "Application shutdown complete" in output
 
 
-def test_bad_setting_is_reported_plainly():
+def refusal(args: list[str], env: dict[str, str]) -> str:
+    """Start the server with ``args`` and ``env``: it must refuse (exit code 2) with a
+    plain sentence, no traceback. Returns what it wrote to stderr."""
     result = subprocess.run(
-        [sys.executable, "-m", "app"],
+        [sys.executable, "-m", "app", *args],
         cwd=ROOT,
-        env={"PATH": "", "BACKPROP_MAX_UNITS": "-3"},
+        env={"PATH": "", **env},
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 2
-    assert "invalid setting" in result.stderr
-    assert "max_units" in result.stderr
     assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+def test_bad_setting_is_reported_plainly():
+    stderr = refusal([], {"BACKPROP_MAX_UNITS": "-3"})
+    assert "invalid setting" in stderr
+    assert "max_units" in stderr
 
 
 def test_several_workers_without_redis_are_refused_with_the_reason():
-    result = subprocess.run(
-        [sys.executable, "-m", "app", "--workers", "2"],
-        cwd=ROOT,
-        env={"PATH": ""},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2
-    assert "--workers 2 needs BACKPROP_REDIS_URL" in result.stderr
-    assert "would not find their run" in result.stderr
-    assert "Traceback" not in result.stderr
+    stderr = refusal(["--workers", "2"], {})
+    assert "--workers 2 needs BACKPROP_REDIS_URL" in stderr
+    assert "would not find their run" in stderr
