@@ -10,11 +10,14 @@ new point covers twice as many steps as before: after n steps each point covers
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 Array = np.ndarray
+# A point's numbers, as History.to_dict names them and row_dtype orders them.
+COLUMNS = ("first", "last", "count", "error", "grad_norm", "delta_mean_abs")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,9 @@ class History:
         self.depth, self.capacity = depth, capacity
         self._n = 0
         self.stride = 1  # steps per completed point
+        # Points before this one are as they were at the last mark_saved(): a store
+        # that keeps the points in pieces rewrites only the pieces from here on.
+        self.changed_from = 0
         self._allocate(min(capacity, 64))  # grown on demand: most sessions stay short
 
     def _allocate(self, size: int) -> None:
@@ -76,6 +82,7 @@ class History:
         n = self._n
         if total and n and self._count[n - 1] < self.stride:  # fill the open point
             i = min(self.stride - int(self._count[n - 1]), total)
+            self.changed_from = min(self.changed_from, n - 1)
             self._merge_into(n - 1, steps, error, grad_norm, delta_mean_abs, 0, i)
         while i < total:
             n = self._n
@@ -91,6 +98,7 @@ class History:
             if size > len(self._first):
                 self._allocate(min(size, self.capacity))
             new = slice(n, n + points)
+            self.changed_from = min(self.changed_from, n)
             sl = slice(i, i + take)
             starts = np.arange(0, take, g)
             self._first[new] = steps[sl][starts]
@@ -132,6 +140,7 @@ class History:
         self._count[:half] = self._count[:n].reshape(-1, 2).sum(axis=1)
         self._n = half
         self.stride *= 2
+        self.changed_from = 0
 
     def truncate(self, step: int) -> None:
         """Forget the steps after ``step`` (after an undo or a reset).
@@ -142,9 +151,11 @@ class History:
         run goes on from ``step``.
         """
         n = self._n = int(np.searchsorted(self._first[: self._n], step, side="right"))
+        self.changed_from = min(self.changed_from, n)
         if n and self._last[n - 1] > step:
             self._count[n - 1] = step - self._first[n - 1] + 1
             self._last[n - 1] = step
+            self.changed_from = n - 1
         if step == 0:
             self.stride = 1
 
@@ -173,43 +184,35 @@ class History:
         return Curve(first.copy(), last.copy(), err.copy(), gn.copy(), dm.copy())
 
     # -------------------------------------------------------- serialisation
-    # The points' columns in the order of to_bytes: name, dtype, columns per point (0: 1-D)
-    COLUMNS = (
-        ("first", np.int64, 0),
-        ("last", np.int64, 0),
-        ("count", np.int64, 0),
-        ("error", np.float64, 0),
-        ("grad_norm", np.float64, 1),
-        ("delta_mean_abs", np.float64, 1),
-    )
+    def mark_saved(self) -> None:
+        """A store now holds every point as it is (see ``changed_from``)."""
+        self.changed_from = self._n
 
-    def _arrays(self) -> dict[str, Array]:
-        n = self._n
+    def _arrays(self, start: int = 0, stop: int | None = None) -> dict[str, Array]:
+        sl = slice(start, self._n if stop is None else stop)
         cols = (self._first, self._last, self._count, self._error, self._gn, self._dm)
-        return {name: col[:n] for (name, _, _), col in zip(self.COLUMNS, cols, strict=True)}
+        return {name: col[sl] for name, col in zip(COLUMNS, cols, strict=True)}
 
     def to_dict(self) -> dict:
         columns = {name: a.tolist() for name, a in self._arrays().items()}
         return {"capacity": self.capacity, "stride": self.stride, **columns}
 
-    def to_bytes(self) -> bytes:
-        """Capacity, stride and the number of points n (int64), then each column's n raw
-        values: a store writes this after every step, so it must be cheap (raw bytes
-        are, where JSON of up to ``capacity`` points took milliseconds)."""
-        head = np.array([self.capacity, self.stride, self._n], np.int64).tobytes()
-        return head + b"".join(np.ascontiguousarray(a).tobytes() for a in self._arrays().values())
+    def rows(self, start: int, stop: int) -> bytes:
+        """Points start … stop - 1 as raw records (``row_dtype``), one after the other:
+        a store keeps a long history in pieces and rewrites only the ones that changed."""
+        records = np.empty(stop - start, row_dtype(self.depth))
+        for name, column in self._arrays(start, stop).items():
+            records[name] = column
+        return records.tobytes()
 
     @classmethod
-    def from_bytes(cls, depth: int, data: bytes) -> History:
-        capacity, stride, n = (int(v) for v in np.frombuffer(data, np.int64, count=3))
-        columns, at = {}, 24
-        for name, dtype, per_layer in cls.COLUMNS:
-            count = n * depth if per_layer else n
-            columns[name] = np.frombuffer(data, dtype, count=count, offset=at)
-            at += count * 8  # int64 and float64 alike
-        if at != len(data):
-            raise ValueError("the history's bytes do not match its size")
-        return cls.from_dict(depth, {"capacity": capacity, "stride": stride, **columns})
+    def from_rows(cls, depth: int, capacity: int, stride: int, data: bytes) -> History:
+        """The history whose points ``rows`` gave, in order, marked as saved."""
+        records = np.frombuffer(data, row_dtype(depth))
+        columns = {name: records[name] for name in records.dtype.names}
+        history = cls.from_dict(depth, {"capacity": capacity, "stride": stride, **columns})
+        history.mark_saved()
+        return history
 
     @classmethod
     def from_dict(cls, depth: int, data: dict) -> History:
@@ -227,3 +230,20 @@ class History:
             h._gn[:n] = np.asarray(data["grad_norm"], dtype=np.float64).reshape(n, depth)
             h._dm[:n] = np.asarray(data["delta_mean_abs"], dtype=np.float64).reshape(n, depth)
         return h
+
+
+@functools.cache
+def row_dtype(depth: int) -> np.dtype:
+    """One point of a history as a record, its fields COLUMNS in order (the last two
+    have a number per layer), little-endian: the same bytes on every host."""
+    first, last, count, error, grad_norm, delta_mean_abs = COLUMNS
+    return np.dtype(
+        [
+            (first, "<i8"),
+            (last, "<i8"),
+            (count, "<i8"),
+            (error, "<f8"),
+            (grad_norm, "<f8", (depth,)),
+            (delta_mean_abs, "<f8", (depth,)),
+        ]
+    )

@@ -1,21 +1,15 @@
 """Sessions in Redis: any worker process, on any host, serves any session.
 
-Set BACKPROP_REDIS_URL and each session is one Redis hash, ``backprop:session:<id>``:
-
-    version  bumped by every change
-    header   JSON: the config, step / epoch / position, the step in progress, the undo
-             stack's (step, epoch, position), whether the run is shared
-    weights  W(1) … W(L) as raw little-endian float64 bytes, one after the other
-    undo     the undo stack's weights the same way, oldest first
-    history  the history's points as raw bytes (History.to_bytes, app/history.py)
-    trace    the latest step's trace while the weights are the ones it produced (what
-             GET …/trace and a share's first view show), packed (app/packed.py); or empty
+Set BACKPROP_REDIS_URL and each session is one Redis hash, ``backprop:session:<id>``
+(app/redis_layout.py says what it holds).
 
 Requests on one session run one at a time across all workers: each holds the lock
-``backprop:lock:<id>`` (redis-py's ``Lock``: a key set only if absent, with a timeout,
-so the lock of a killed worker expires). What a request changed is written before its
-answer is sent, and only over the version it read. A worker keeps the sessions it
-served last, decoded, and reuses one while its version in Redis is unchanged.
+``backprop:lock:<id>`` (a key set only if absent, with a timeout, so the lock of a
+killed worker expires). A request takes two round trips to Redis: one script takes the
+lock, counts the use and reads the session (unless this worker's copy is current),
+another writes what the request changed, only over the version it read, and lets the
+lock go; the answer is sent after both. A worker keeps the sessions it served last,
+decoded, with what it knows Redis holds of them.
 
 Idle sessions expire by the hash's TTL. The sorted set ``backprop:sessions`` (id →
 time of last use) counts sessions for BACKPROP_MAX_SESSIONS and names the least
@@ -25,29 +19,26 @@ workers creating at once cannot pass the limit.
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-import numpy as np
-import orjson
 import redis.asyncio as redis
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import RedisError
 
 from app.exceptions import NotFound, Refused, Unavailable
-from app.history import History
-from app.packed import pack, unpack
+from app.redis_layout import Held, changes, decode
 from app.schemas import SessionConfig
 from app.sessions import NO_SESSION, Session, build_network, new_id
 from app.settings import Settings
 from app.snapshot import Snapshot
 from app.store import Store
-from engine import State, StepTrace
 
 PREFIX = "backprop:"
 INDEX = PREFIX + "sessions"
-FLOAT = np.dtype("<f8")  # the same bytes on every host
 
 # A request holds its session's lock at most this long (the longest ones, fast-forward
 # and gradient check, stop after 2 s by default, plus a wait for a compute thread). A
@@ -79,13 +70,53 @@ redis.call('EXPIRE', key, ARGV[4])
 return evicted
 """
 
-# Save: write the fields only over the version read (a request that outlived its lock
-# must not overwrite a newer state). KEYS: the hash; ARGV: version read, TTL, field, …
-SAVE = """
-if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return 1
+# The session's version, then every field unless the worker's copy is current (ARGV[1]:
+# its version); {} if there is no session. KEYS[1]: the hash.
+FIND = """
+local version = redis.call('HGET', KEYS[1], 'version')
+if not version then return {} end
+"""
+FETCH = """
+if version == ARGV[1] then return {version} end
+local reply = redis.call('HGETALL', KEYS[1])
+table.insert(reply, 1, version)
+return reply
+"""
+READ = FIND + FETCH
+
+# Take the lock, count the use (TTL, time of last use), then as READ; nil if another
+# request holds the lock. KEYS: the hash, the lock, the index;
+# ARGV: the cached version, the lock's token, its timeout (ms), TTL (s), now, id.
+LEASE = (
+    FIND
+    + """
+if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return false end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('ZADD', KEYS[3], 'XX', ARGV[5], ARGV[6])
+"""
+    + FETCH
+)
+
+# Write n fields and delete the rest of the names given, only over the version read (a
+# request that outlived its lock must not overwrite a newer state); let the lock go if
+# it is still this request's (an empty token keeps it). Returns 1 if written.
+# KEYS: the hash, the lock; ARGV: version read, next version, TTL, token, n,
+# n (field, value) pairs, fields to delete.
+COMMIT = """
+local saved = redis.call('HGET', KEYS[1], 'version') == ARGV[1]
+if saved then
+  local n = tonumber(ARGV[5])
+  redis.call('HSET', KEYS[1], 'version', ARGV[2], unpack(ARGV, 6, 5 + 2 * n))
+  if #ARGV > 5 + 2 * n then redis.call('HDEL', KEYS[1], unpack(ARGV, 6 + 2 * n)) end
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+end
+if ARGV[4] ~= '' and redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('DEL', KEYS[2]) end
+return saved and 1 or 0
+"""
+
+# Let the lock go if it is still this request's. KEYS: the lock; ARGV: the token.
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 """
 
 
@@ -102,94 +133,8 @@ def _key(sid: str) -> str:
     return f"{PREFIX}session:{sid}"
 
 
-def _floats(arrays) -> bytes:
-    return b"".join(np.ascontiguousarray(a, FLOAT).tobytes() for a in arrays)
-
-
-def _matrices(data: bytes, layers: list[int], count: int) -> list[tuple[np.ndarray, ...]]:
-    """``count`` sets of W(1) … W(L) from their raw bytes."""
-    flat = np.frombuffer(data, FLOAT)
-    shapes = [(a + 1, b) for a, b in zip(layers, layers[1:], strict=False)]
-    out, at = [], 0
-    for _ in range(count):
-        ws = []
-        for shape in shapes:
-            n = shape[0] * shape[1]
-            w = flat[at : at + n].reshape(shape).astype(np.float64)  # a writable copy
-            w.flags.writeable = False
-            ws.append(w)
-            at += n
-        out.append(tuple(ws))
-    return out
-
-
-def _pending(session: Session) -> dict | None:
-    """The step in progress, as what recomputes it: its examples (None: the next
-    mini-batch) and whether its backward pass is done. Both passes are functions of the
-    weights and the examples, so the recomputed step is the same bit for bit."""
-    fwd = session.pending
-    if fwd is None:
-        return None
-    st = session.net.state
-    # The next mini-batch moves the epoch position on; chosen examples leave it where it is.
-    chosen = (fwd.epoch_after, fwd.position_after) == (st.epoch, st.position)
-    return {
-        "indices": fwd.indices.tolist() if chosen else None,
-        "backward": session.pending_backward is not None,
-    }
-
-
-def encode(session: Session, version: int) -> dict[str, bytes]:
-    """The Redis hash of a session (see the module's docstring)."""
-    st = session.net.state
-    trace = session.current_trace()
-    header = {
-        "config": session.config.model_dump(mode="json"),
-        "step": st.step,
-        "epoch": st.epoch,
-        "position": st.position,
-        "pending": _pending(session),
-        "undo": [[u.step, u.epoch, u.position] for u in session.undo],
-        "shared": session.shared,
-    }
-    return {
-        "version": str(version).encode(),
-        "header": orjson.dumps(header),
-        "weights": _floats(st.weights),
-        "undo": _floats(w for u in session.undo for w in u.weights),
-        "history": session.history.to_bytes(),
-        "trace": b"" if trace is None else pack(trace),
-    }
-
-
-def _history(depth: int, data: bytes) -> History:
-    """History.to_bytes, or the JSON that sessions saved before it ("{": never the first
-    byte of to_bytes, whose first number, the capacity, is even)."""
-    if data.startswith(b"{"):
-        return History.from_dict(depth, orjson.loads(data))
-    return History.from_bytes(depth, data)
-
-
-def _fingerprint(session: Session) -> tuple[tuple, tuple]:
-    """What a request may change: objects, compared by identity (a run's state and
-    config are immutable, replaced by each change), and numbers. A session whose
-    fingerprint is unchanged is not written."""
-    history, undo = session.history, session.undo
-    objects = (
-        session.net.state,
-        session.net.config,
-        undo[-1] if undo else None,
-        session.pending,
-        session.pending_backward,
-        session.last_trace,
-    )
-    numbers = (len(history), history.last_step, len(undo), undo.maxlen, session.shared)
-    return objects, numbers
-
-
-def _changed(before: tuple[tuple, tuple], after: tuple[tuple, tuple]) -> bool:
-    objects = any(a is not b for a, b in zip(before[0], after[0], strict=True))
-    return objects or before[1] != after[1]
+def _lock(sid: str) -> str:
+    return f"{PREFIX}lock:{sid}"
 
 
 class RedisStore(Store):
@@ -204,9 +149,12 @@ class RedisStore(Store):
         # BLOCK, each holding a connection: they have a pool of their own.
         self.readers = readers or client
         self._create = client.register_script(CREATE)
-        self._save_script = client.register_script(SAVE)
-        # Sessions this worker served last, decoded, with the version they were read at.
-        self._cache: OrderedDict[str, tuple[int, Session]] = OrderedDict()
+        self._lease = client.register_script(LEASE)
+        self._read = client.register_script(READ)
+        self._commit = client.register_script(COMMIT)
+        self._release = client.register_script(RELEASE)
+        # Sessions this worker served last, decoded, with what Redis holds of them.
+        self._cache: OrderedDict[str, tuple[Held, Session]] = OrderedDict()
 
     @classmethod
     async def connect(cls, settings: Settings) -> RedisStore:
@@ -242,115 +190,104 @@ class RedisStore(Store):
 
     async def _add(self, session: Session) -> Session:
         now, ttl = time.time(), self.settings.session_ttl_seconds
-        fields = [x for pair in encode(session, 1).items() for x in pair]
+        made = changes(session, Held(0))
+        fields = ["version", 1, *(x for pair in made.write.items() for x in pair)]
         args = [self.settings.max_sessions, now, now - ttl, ttl, session.id, *fields]
         async with self._reachable():
             evicted = await self._create(keys=[INDEX], args=args)
         for sid in evicted:
             self._forgot(sid.decode())
-        self._remember(session.id, 1, session)
+        session.history.mark_saved()
+        self._remember(session.id, made.after, session)
         return session
 
     # ------------------------------------------------------------------ use
     @asynccontextmanager
     async def lease(self, sid: str) -> AsyncIterator[Session]:
-        lock = self.redis.lock(
-            f"{PREFIX}lock:{sid}",
-            timeout=LOCK_SECONDS,
-            sleep=LOCK_POLL_SECONDS,
-            blocking_timeout=LOCK_SECONDS,
-        )
-        async with self._reachable():
-            acquired = await lock.acquire()
-        if not acquired:
-            raise Unavailable(BUSY.format(s=LOCK_SECONDS))
+        token = secrets.token_hex(16)
+        held, session = await self._take(sid, token)
+        # A shared run's events go out (on_commit) before its next request starts: its
+        # lock is let go after them, not with the save.
+        shared = session.shared
+        kept = False
         try:
-            version, session = await self._load(sid, touch=True)
-            before = _fingerprint(session)
-            kept = False
+            yield session
+        finally:
+            in_turn = shared or session.shared
             try:
-                yield session
-            finally:
                 try:
-                    if _changed(before, _fingerprint(session)):
-                        await self._save(session, version)
+                    await self._save(session, held, "" if in_turn else token)
                     kept = True
                 finally:
-                    if self.on_commit is not None:  # in the session's turn: events in order
+                    if self.on_commit is not None:
                         await self.on_commit(session, kept)
-        finally:
-            with suppress(LockError, RedisError):  # expired: the version check guarded
-                await lock.release()
+            finally:
+                if in_turn or not kept:
+                    with suppress(RedisError):  # expired: the version check guarded
+                        await self._release(keys=[_lock(sid)], args=[token])
 
     async def peek(self, sid: str) -> Session:
-        return (await self._load(sid, touch=False))[1]
+        return (await self._fetch(sid, self._read, [_key(sid)], []))[1]
 
-    async def _load(self, sid: str, touch: bool) -> tuple[int, Session]:
-        key = _key(sid)
+    async def _take(self, sid: str, token: str) -> tuple[Held, Session]:
+        """Wait for the session's lock (at most LOCK_SECONDS), count the use, read it."""
+        keys = [_key(sid), _lock(sid), INDEX]
+        ttl = self.settings.session_ttl_seconds
+        deadline = time.monotonic() + LOCK_SECONDS
+        while True:
+            args = [token, int(LOCK_SECONDS * 1000), ttl, time.time(), sid]
+            taken = await self._fetch(sid, self._lease, keys, args)
+            if taken is not None:
+                return taken
+            if time.monotonic() > deadline:
+                raise Unavailable(BUSY.format(s=LOCK_SECONDS))
+            await asyncio.sleep(LOCK_POLL_SECONDS)
+
+    async def _fetch(self, sid, script, keys, args) -> tuple[Held, Session] | None:
+        """Run READ or LEASE: the session, decoded unless this worker's copy is current;
+        None if LEASE found it locked."""
+        cached = self._cache.get(sid)
         async with self._reachable():
-            if touch:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    pipe.hget(key, "version")
-                    pipe.expire(key, self.settings.session_ttl_seconds)
-                    pipe.zadd(INDEX, {sid: time.time()}, xx=True)
-                    version, *_ = await pipe.execute()
-            else:
-                version = await self.redis.hget(key, "version")
-            if version is None:
-                self._drop(sid)
-                await self._check(sid)  # a follow token answers 403, not 404
-                raise NotFound(NO_SESSION)
-            cached = self._cache.get(sid)
-            if cached is not None and cached[0] == int(version):
-                self._cache.move_to_end(sid)
-                return cached
-            fields = await self.redis.hgetall(key)
-        if not fields:
+            reply = await script(keys=keys, args=[cached[0].version if cached else "", *args])
+        if reply is None:
+            return None
+        if not reply:
+            self._drop(sid)
+            await self._check(sid)  # a follow token answers 403, not 404
             raise NotFound(NO_SESSION)
-        version = int(fields[b"version"])
-        session = self._decode(sid, fields)
-        self._remember(sid, version, session)
-        return version, session
+        version, *pairs = reply
+        if cached is not None and not pairs:
+            self._cache.move_to_end(sid)
+            return cached
+        fields = dict(zip(pairs[::2], pairs[1::2], strict=True))
+        session, held = decode(sid, fields, self._build, self._session)
+        self._remember(sid, held, session)
+        return held, session
 
-    async def _save(self, session: Session, version: int) -> None:
-        fields = encode(session, version + 1)
-        args = [version, self.settings.session_ttl_seconds]
-        args += [x for pair in fields.items() for x in pair]
+    async def _save(self, session: Session, held: Held, token: str) -> None:
+        """Write what the request changed, over the version it read; with ``token``, let
+        the lock go in the same script."""
+        made = changes(session, held)
+        if not made.write and not made.delete:
+            if token:
+                async with self._reachable():
+                    await self._release(keys=[_lock(session.id)], args=[token])
+            return
+        version, ttl = held.version, self.settings.session_ttl_seconds
+        args = [version, version + 1, ttl, token, len(made.write)]
+        args += [x for pair in made.write.items() for x in pair]
+        args += made.delete
         try:
             async with self._reachable():
-                saved = await self._save_script(keys=[_key(session.id)], args=args)
+                saved = await self._commit(keys=[_key(session.id), _lock(session.id)], args=args)
         except Refused:
-            self._drop(session.id)  # what this worker holds is not what Redis holds
+            self._drop(session.id)  # what this worker holds may not be what Redis holds
             raise
         if not saved:
             self._drop(session.id)
             raise Unavailable(BUSY.format(s=LOCK_SECONDS))
-        self._remember(session.id, version + 1, session)
-
-    def _decode(self, sid: str, fields: dict[bytes, bytes]) -> Session:
-        header = orjson.loads(fields[b"header"])
-        config = SessionConfig.model_validate(header["config"])
-        layers = config.layers
-        (weights,) = _matrices(fields[b"weights"], layers, 1)
-        net = self._build(config, weights)
-        trace = unpack(StepTrace, fields[b"trace"]) if fields.get(b"trace") else None
-        # With its trace, the run's weights are the trace's own (the same numbers), so
-        # that the trace shows as the current step (Session.current_trace).
-        weights = net.weights if trace is None else trace.weights
-        net.restore(State(weights, header["step"], header["epoch"], header["position"]))
-        session = self._session(sid, config.dataset, net)
-        undo = _matrices(fields[b"undo"], layers, len(header["undo"]))
-        for ws, (step, epoch, position) in zip(undo, header["undo"], strict=True):
-            session.undo.append(State(ws, step, epoch, position))
-        session.history = _history(net.config.depth, fields[b"history"])
-        session.shared = header["shared"]
-        session.last_trace = trace
-        pending = header["pending"]
-        if pending is not None:
-            session.pending = net.begin(pending["indices"])
-            if pending["backward"]:
-                session.pending_backward = net.backward(session.pending)
-        return session
+        session.history.mark_saved()
+        self._remember(session.id, made.after, session)
 
     # ---------------------------------------------------------------- forget
     async def remove(self, sid: str) -> None:
@@ -380,8 +317,8 @@ class RedisStore(Store):
             self.on_forget(sid)
 
     # ---------------------------------------------------------------- cache
-    def _remember(self, sid: str, version: int, session: Session) -> None:
-        self._cache[sid] = (version, session)
+    def _remember(self, sid: str, held: Held, session: Session) -> None:
+        self._cache[sid] = (held, session)
         self._cache.move_to_end(sid)
         while len(self._cache) > self.settings.max_sessions:
             self._cache.popitem(last=False)

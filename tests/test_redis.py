@@ -83,27 +83,68 @@ def test_two_workers_taking_turns_give_the_trajectory_of_one_process(redis_url):
     assert shared == alone
 
 
-def test_a_session_saved_with_a_json_history_still_loads(redis_url):
-    """Before History.to_bytes, the history was saved as JSON: such a session, read by
-    a new worker, shows the same curve and goes on."""
+def earlier_layout(r, key: str, history_as: str) -> None:
+    """Rewrite a session's hash as sessions were saved before the undo entries and the
+    history had fields of their own: the undo stack's weights in one field ``undo``
+    (the header listing each entry's step, epoch, position), the history in one field,
+    as JSON at first, then as capacity, stride, n and each column's n raw values."""
+    import numpy as np
     import orjson
-    import redis
 
-    from app.history import History
+    from app.history import COLUMNS, History
+
+    fields = {k.decode(): v for k, v in r.hgetall(key).items()}
+    header = orjson.loads(fields["header"])
+    capacity, stride, points = header.pop("history")
+    rows = b"".join(fields[f"h{k}"] for k in range(-(-points // 64)))
+    old = History.from_rows(2, capacity, stride, rows).to_dict()
+    if history_as == "json":
+        history = orjson.dumps(old)
+    else:
+        history = np.array([capacity, stride, points], np.int64).tobytes() + b"".join(
+            np.asarray(
+                old[c], np.int64 if c in ("first", "last", "count") else np.float64
+            ).tobytes()
+            for c in COLUMNS
+        )
+    undo = b"".join(fields[name] for name, *_ in header["undo"])
+    header["undo"] = [at for _, *at in header["undo"]]
+    r.delete(key)
+    r.hset(key, mapping={"version": fields["version"], "header": orjson.dumps(header)})
+    r.hset(key, mapping={"weights": fields["weights"], "trace": fields["trace"]})
+    r.hset(key, mapping={"undo": undo, "history": history})
+
+
+@pytest.mark.parametrize("history_as", ["json", "columns"])
+def test_a_session_saved_in_the_earlier_layout_still_loads(redis_url, history_as):
+    """A session saved by the previous release, read by a new worker, shows the same
+    state and curve, undoes and goes on as it would have; its next save is in the new
+    layout."""
+    import redis
 
     settings = redis_settings(redis_url)
     with TestClient(create_app(settings)) as a:
         sid = a.post(API, json=CONFIG).json()["id"]
-        a.post(f"{API}/{sid}/train", json={"steps": 30})
-        curve = a.get(f"{API}/{sid}/history").json()
+        a.post(f"{API}/{sid}/train", json={"steps": 100})
+        for _ in range(3):
+            a.post(f"{API}/{sid}/step")
+        state, curve = a.get(f"{API}/{sid}").json(), a.get(f"{API}/{sid}/history").json()
+        after = [a.post(f"{API}/{sid}/undo").json() for _ in range(2)]
+        after.append(a.post(f"{API}/{sid}/step").json())
+        a.post(f"{API}/{sid}/undo")  # back where `after` began, three times over
+        a.post(f"{API}/{sid}/step")
+        a.post(f"{API}/{sid}/step")
     key = f"backprop:session:{sid}"
     with redis.Redis.from_url(redis_url) as r:
-        old = History.from_bytes(2, r.hget(key, "history")).to_dict()
-        r.hset(key, "history", orjson.dumps(old))
-    with TestClient(create_app(settings)) as b:
-        assert b.get(f"{API}/{sid}/history").json() == curve
-        assert b.post(f"{API}/{sid}/step").status_code == 200
-        assert b.get(f"{API}/{sid}/history").json()["step"][-1] == 31
+        earlier_layout(r, key, history_as)
+        with TestClient(create_app(settings)) as b:
+            assert b.get(f"{API}/{sid}").json() == state
+            assert b.get(f"{API}/{sid}/history").json() == curve
+            again = [b.post(f"{API}/{sid}/undo").json() for _ in range(2)]
+            again.append(b.post(f"{API}/{sid}/step").json())
+            assert again == after
+        assert r.hexists(key, "h0") and not r.hexists(key, "undo")
+        assert not r.hexists(key, "history")
 
 
 def test_max_sessions_holds_across_workers(redis_url):
