@@ -147,6 +147,33 @@ def test_a_session_saved_in_the_earlier_layout_still_loads(redis_url, history_as
         assert not r.hexists(key, "history")
 
 
+def test_a_step_writes_what_it_changed_however_long_the_run(redis_url):
+    """What one step sends to Redis: the header, the weights, the trace, one undo entry
+    and one piece of the history. After 3,000 steps (a full undo stack of 50 entries,
+    3,000 history points: about 280 KB in all) a step sends no more than the first did,
+    give or take the last piece of the history."""
+    import redis
+
+    from app.history import row_dtype
+    from app.redis_layout import CHUNK
+
+    def sent(r, step) -> int:
+        before = r.info("stats")["total_net_input_bytes"]
+        step()
+        return r.info("stats")["total_net_input_bytes"] - before
+
+    settings = redis_settings(redis_url)
+    with redis.Redis.from_url(redis_url) as r, TestClient(create_app(settings)) as c:
+        sid = c.post(API, json={"layers": [2, 8, 8, 1]}).json()["id"]
+        c.post(f"{API}/{sid}/step")
+        first = sent(r, lambda: c.post(f"{API}/{sid}/step"))
+        for _ in range(3):
+            assert c.post(f"{API}/{sid}/train", json={"steps": 1000}).status_code == 200
+        later = [sent(r, lambda: c.post(f"{API}/{sid}/step")) for _ in range(CHUNK)]
+    assert max(later) < first + CHUNK * row_dtype(3).itemsize + 1000, (first, later)
+    assert sorted(later)[CHUNK // 2] < 2 * first, (first, later)
+
+
 def test_max_sessions_holds_across_workers(redis_url):
     settings = redis_settings(redis_url, max_sessions=3)
     with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
