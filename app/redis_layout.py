@@ -2,15 +2,18 @@
 request writes what it changed rather than the whole run.
 
     version  bumped by every change
-    header   JSON: the config; step, epoch and position; the step in progress; the undo
-             stack, oldest first, as [field, step, epoch, position]; the history's
-             [capacity, stride, points]; whether the run is shared
+    header   JSON: the config; step, epoch and position; the undo stack, oldest first,
+             as [field, step, epoch, position]; the history's [capacity, stride,
+             points]; whether the run is shared
     weights  W(1) … W(L) as raw little-endian float64 bytes, one after the other
     u<k>     one undo entry's weights, the same way. An entry keeps its field while it
              is on the stack; a new entry gets a k above every one in use
     h<k>     the history's points CHUNK·k … CHUNK·(k + 1) - 1 (History.rows)
-    trace    the latest step's trace while the weights are the ones it produced (what
-             GET …/trace and a share's first view show), packed (app/packed.py)
+    trace    the latest step's trace (what GET …/trace and a share's first view show
+             while the weights are the ones it produced), packed (app/packed.py)
+    forward, backward
+             the step in progress: its forward pass, and its backward pass once done
+             (without its forward pass), packed; absent when there is none
 
 A worker remembers, for each session it read or wrote, which object each field was made
 from (``Held``). A step then writes the header, the weights, the trace, its undo entry
@@ -22,7 +25,7 @@ megabyte a step (50 undo entries, 4,096 history points).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import orjson
@@ -31,7 +34,7 @@ from app.history import COLUMNS, History
 from app.packed import pack, unpack
 from app.schemas import DatasetConfig, SessionConfig
 from app.sessions import Session
-from engine import Network, State, StepTrace
+from engine import Backward, Forward, Network, State, StepTrace
 
 FLOAT = np.dtype("<f8")  # the same bytes on every host
 CHUNK = 64  # history points per field: a step rewrites at most this many
@@ -60,12 +63,12 @@ def changes(session: Session, held: Held) -> Changes:
     """The fields to write and to delete so that Redis holds ``session``, given what it
     holds (``Held(0)``: nothing yet). Objects are compared by identity: a run's state
     and its undo entries are immutable, and each change makes new ones."""
-    st, history, trace = session.net.state, session.history, session.current_trace()
+    st, history, trace = session.net.state, session.history, session.last_trace
     after = Held(held.version + 1, history=history, next_undo=held.next_undo)
     undo = {}  # field → entry, oldest first; an entry Redis holds keeps its field
     for state in session.undo:
         name = held.undo.get(id(state))  # held keeps its objects alive: ids are unique
-        if name is None:
+        if name is None or name in undo:  # new, or on the stack twice
             name, after.next_undo = f"u{after.next_undo}", after.next_undo + 1
         undo[name] = state
         after.undo[id(state)] = name
@@ -75,22 +78,27 @@ def changes(session: Session, held: Held) -> Changes:
             "step": st.step,
             "epoch": st.epoch,
             "position": st.position,
-            "pending": _pending(session),
             "undo": [[name, u.step, u.epoch, u.position] for name, u in undo.items()],
             "history": [history.capacity, history.stride, len(history)],
             "shared": session.shared,
         }
     )
     n = len(history)
-    after.fields = {"header": header, "weights": st.weights, "trace": trace, **undo}
+    objects = {
+        "weights": st.weights,
+        "trace": trace,
+        "forward": session.pending,
+        "backward": session.pending_backward,
+    }
+    after.fields = {name: obj for name, obj in objects.items() if obj is not None}
+    after.fields.update(header=header, **undo)
     after.fields.update(dict.fromkeys(_piece_names(n), history))
     write = {}
     if held.fields.get("header") != header:
         write["header"] = header
-    if held.fields.get("weights") is not st.weights:
-        write["weights"] = _floats(st.weights)
-    if held.fields.get("trace") is not trace:
-        write["trace"] = b"" if trace is None else pack(trace)
+    for name, obj in objects.items():
+        if obj is not None and held.fields.get(name) is not obj:
+            write[name] = _bytes(name, obj)
     for name, state in undo.items():
         if held.fields.get(name) is not state:
             write[name] = _floats(state.weights)
@@ -110,20 +118,12 @@ def _piece_names(points: int) -> list[str]:
     return [f"h{k}" for k in range(_pieces(points))]
 
 
-def _pending(session: Session) -> dict | None:
-    """The step in progress, as what recomputes it: its examples (None: the next
-    mini-batch) and whether its backward pass is done. Both passes are functions of the
-    weights and the examples, so the recomputed step is the same bit for bit."""
-    fwd = session.pending
-    if fwd is None:
-        return None
-    st = session.net.state
-    # The next mini-batch moves the epoch position on; chosen examples leave it where it is.
-    chosen = (fwd.epoch_after, fwd.position_after) == (st.epoch, st.position)
-    return {
-        "indices": fwd.indices.tolist() if chosen else None,
-        "backward": session.pending_backward is not None,
-    }
+def _bytes(name: str, obj) -> bytes:
+    if name == "weights":
+        return _floats(obj)
+    if name == "backward":  # its forward pass is the field "forward"
+        return pack(replace(obj, forward=None))
+    return pack(obj)  # a trace, a forward pass
 
 
 # ------------------------------------------------------------------ reading
@@ -140,12 +140,9 @@ def decode(
     config = SessionConfig.model_validate(header["config"])
     layers, depth = config.layers, len(config.layers) - 1
     net = build(config, _one(text["weights"], layers))
-    trace = unpack(StepTrace, text["trace"]) if text.get("trace") else None
-    # With its trace, the run's weights are the trace's own (the same numbers), so
-    # that the trace shows as the current step (Session.current_trace).
-    weights = net.weights if trace is None else trace.weights
-    net.restore(State(weights, header["step"], header["epoch"], header["position"]))
+    net.restore(State(net.weights, header["step"], header["epoch"], header["position"]))
     session = new_session(sid, config.dataset, net)
+    trace = unpack(StepTrace, text["trace"]) if text.get("trace") else None
     if "undo" in text:  # saved before undo entries and history points had fields
         old = _matrices(text["undo"], layers, len(header["undo"]))
         entries = [(None, State(ws, *at)) for ws, at in zip(old, header["undo"], strict=True)]
@@ -160,14 +157,25 @@ def decode(
     session.undo.extend(state for _, state in entries)
     session.shared = header["shared"]
     session.last_trace = trace
-    pending = header["pending"]
-    if pending is not None:
+    if "forward" in text:  # a step in progress, its passes as they were computed
+        session.pending = unpack(Forward, text["forward"])
+        if "backward" in text:
+            backward = unpack(Backward, text["backward"])
+            session.pending_backward = replace(backward, forward=session.pending)
+    elif pending := header.get("pending"):  # the earlier layout: what recomputes them
         session.pending = net.begin(pending["indices"])
         if pending["backward"]:
             session.pending_backward = net.backward(session.pending)
     held = Held(int(text["version"]), dict.fromkeys(text), session.history)
     del held.fields["version"]
-    held.fields.update(header=text["header"], weights=net.state.weights, trace=trace)
+    objects = {
+        "weights": net.state.weights,
+        "trace": trace,
+        "forward": session.pending,
+        "backward": session.pending_backward,
+    }
+    held.fields.update({name: obj for name, obj in objects.items() if obj is not None})
+    held.fields["header"] = text["header"]
     held.fields.update(dict.fromkeys(_piece_names(len(session.history)), session.history))
     for name, state in entries:
         if name is not None:  # (entries saved in the earlier layout get fields when saved)

@@ -106,9 +106,11 @@ class Session:
         return SessionConfig.from_engine(self.net.config, self.dataset)
 
     def current_trace(self) -> StepTrace | None:
-        """The latest step's trace if the weights are still the ones it produced."""
+        """The latest step's trace if the weights are still the ones it produced (the
+        same numbers: after an undo back to them too, and read back from any store)."""
         t = self.last_trace
-        if t is None or any(a is not b for a, b in zip(t.weights, self.net.weights, strict=True)):
+        pairs = zip(t.weights, self.net.weights, strict=True) if t is not None else ()
+        if t is None or not all(a is b or np.array_equal(a, b) for a, b in pairs):
             return None
         return t
 

@@ -40,6 +40,13 @@ SCRIPT = [
     ("post", "/train", {"steps": 40}),
     ("post", "/undo", None),
     ("post", "/step", None),
+    ("post", "/train", {"steps": 5}),
+    ("post", "/undo", None),
+    ("get", "/trace", None),  # the step before the fast-forward shows again
+    ("post", "/forward", None),
+    ("patch", "", {"batch_size": 2}),  # the step in progress keeps its batch of 4
+    ("post", "/step", None),
+    ("post", "/step", None),
     ("post", "/forward", None),
     ("post", "/undo", None),  # cancels the half-done step
     ("post", "/reset", {"seed": 5}),
