@@ -174,7 +174,9 @@ def decode(
         "forward": session.pending,
         "backward": session.pending_backward,
     }
-    held.fields.update({name: obj for name, obj in objects.items() if obj is not None})
+    # (what the earlier layout kept in other fields, such as a recomputed step in
+    # progress, is not held: the next save writes it)
+    held.fields.update({name: obj for name, obj in objects.items() if text.get(name)})
     held.fields["header"] = text["header"]
     held.fields.update(dict.fromkeys(_piece_names(len(session.history)), session.history))
     for name, state in entries:

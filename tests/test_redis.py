@@ -116,6 +116,9 @@ def earlier_layout(r, key: str, history_as: str) -> None:
         )
     undo = b"".join(fields[name] for name, *_ in header["undo"])
     header["undo"] = [at for _, *at in header["undo"]]
+    # A step in progress was kept as what recomputes it (here: the next mini-batch).
+    backward = "backward" in fields
+    header["pending"] = {"indices": None, "backward": backward} if "forward" in fields else None
     r.delete(key)
     r.hset(key, mapping={"version": fields["version"], "header": orjson.dumps(header)})
     r.hset(key, mapping={"weights": fields["weights"], "trace": fields["trace"]})
@@ -179,6 +182,34 @@ def test_a_step_writes_what_it_changed_however_long_the_run(redis_url):
         later = [sent(r, lambda: c.post(f"{API}/{sid}/step")) for _ in range(CHUNK)]
     assert max(later) < first + CHUNK * row_dtype(3).itemsize + 1000, (first, later)
     assert sorted(later)[CHUNK // 2] < 2 * first, (first, later)
+
+
+def test_a_step_in_progress_saved_in_the_earlier_layout_goes_on(redis_url):
+    """Read by a worker that then saves it in the new layout (a GET rewrites the
+    header), and finished by another: the same step as in one process."""
+    import redis
+
+    def forward_pass(client) -> str:
+        sid = client.post(API, json=CONFIG).json()["id"]
+        for _ in range(3):
+            client.post(f"{API}/{sid}/step")
+        assert client.post(f"{API}/{sid}/forward").status_code == 200
+        return sid
+
+    with TestClient(create_app(Settings())) as one:
+        sid = forward_pass(one)
+        state = without_id(one.get(f"{API}/{sid}").json())
+        finished = one.post(f"{API}/{sid}/step").json()
+    settings = redis_settings(redis_url)
+    with TestClient(create_app(settings)) as a:
+        sid = forward_pass(a)
+    with redis.Redis.from_url(redis_url) as r:
+        earlier_layout(r, f"backprop:session:{sid}", "columns")
+    with TestClient(create_app(settings)) as b:
+        assert without_id(b.get(f"{API}/{sid}").json()) == state
+    with TestClient(create_app(settings)) as c:
+        assert without_id(c.get(f"{API}/{sid}").json()) == state  # still in progress
+        assert c.post(f"{API}/{sid}/step").json() == finished
 
 
 def test_max_sessions_holds_across_workers(redis_url):
