@@ -51,6 +51,10 @@ BUSY = (
     "try again in a moment."
 )
 UNREACHABLE = "The session store (Redis) cannot be reached just now; try again in a moment."
+UNREADABLE = (
+    "This session was saved in a form this server cannot read (by another version of "
+    "Backprop Lab, or damaged): create a new one."
+)
 
 # Create: drop ids idle past the expiry, evict the least recently used while full,
 # then write the new session. Returns the evicted ids. ('backprop:session:' is PREFIX.)
@@ -118,6 +122,10 @@ return saved and 1 or 0
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 """
+
+
+class Unreadable(NotFound):
+    """A session's hash this worker cannot decode (404: the run cannot go on here)."""
 
 
 def _client(url: str, connections: int) -> redis.Redis:
@@ -236,7 +244,12 @@ class RedisStore(Store):
         deadline = time.monotonic() + LOCK_SECONDS
         while True:
             args = [token, int(LOCK_SECONDS * 1000), ttl, time.time(), sid]
-            taken = await self._fetch(sid, self._lease, keys, args)
+            try:
+                taken = await self._fetch(sid, self._lease, keys, args)
+            except Unreadable:
+                with suppress(RedisError):  # the lock was taken: let it go
+                    await self._release(keys=[_lock(sid)], args=[token])
+                raise
             if taken is not None:
                 return taken
             if time.monotonic() > deadline:
@@ -260,7 +273,10 @@ class RedisStore(Store):
             self._cache.move_to_end(sid)
             return cached
         fields = dict(zip(pairs[::2], pairs[1::2], strict=True))
-        session, held = decode(sid, fields, self._build, self._session)
+        try:
+            session, held = decode(sid, fields, self._build, self._session)
+        except (KeyError, ValueError, TypeError) as e:
+            raise Unreadable(UNREADABLE) from e
         self._remember(sid, held, session)
         return held, session
 

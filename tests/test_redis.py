@@ -212,6 +212,24 @@ def test_a_step_in_progress_saved_in_the_earlier_layout_goes_on(redis_url):
         assert c.post(f"{API}/{sid}/step").json() == finished
 
 
+def test_a_session_this_server_cannot_read_is_a_404_and_frees_its_lock(redis_url):
+    """A hash saved by another version (here: its header damaged) is refused with a
+    sentence, never a 500, and leaves no lock behind for the next request."""
+    import redis
+
+    settings = redis_settings(redis_url)
+    with TestClient(create_app(settings)) as a:
+        sid = a.post(API, json=CONFIG).json()["id"]
+    with redis.Redis.from_url(redis_url) as r:
+        r.hset(f"backprop:session:{sid}", "header", b'{"config": {}}')
+        with TestClient(create_app(settings)) as b:
+            for _ in range(2):
+                answer = b.post(f"{API}/{sid}/step")
+                assert answer.status_code == 404
+                assert "cannot read" in answer.json()["detail"]
+        assert not r.exists(f"backprop:lock:{sid}")
+
+
 def test_max_sessions_holds_across_workers(redis_url):
     settings = redis_settings(redis_url, max_sessions=3)
     with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
