@@ -2,9 +2,10 @@
 request writes what it changed rather than the whole run.
 
     version  bumped by every change
-    header   JSON: the config; step, epoch and position; the undo stack, oldest first,
-             as [field, step, epoch, position]; the history's [capacity, stride,
-             points]; whether the run is shared
+    config   JSON: the session's config (SessionConfig)
+    header   JSON: step, epoch and position; the undo stack, oldest first, as [field,
+             step, epoch, position]; the history's [capacity, stride, points]; whether
+             the run is shared
     weights  W(1) … W(L) as raw little-endian float64 bytes, one after the other
     u<k>     one undo entry's weights, the same way. An entry keeps its field while it
              is on the stack; a new entry gets a k above every one in use
@@ -74,7 +75,6 @@ def changes(session: Session, held: Held) -> Changes:
         after.undo[id(state)] = name
     header = orjson.dumps(
         {
-            "config": session.config.model_dump(mode="json"),
             "step": st.step,
             "epoch": st.epoch,
             "position": st.position,
@@ -93,9 +93,12 @@ def changes(session: Session, held: Held) -> Changes:
     after.fields = {name: obj for name, obj in objects.items() if obj is not None}
     after.fields.update(header=header, **undo)
     after.fields.update(dict.fromkeys(_piece_names(n), history))
+    after.fields["config"] = session.net.config  # replaced by every change of it
     write = {}
     if held.fields.get("header") != header:
         write["header"] = header
+    if held.fields.get("config") is not session.net.config:
+        write["config"] = orjson.dumps(session.config.model_dump(mode="json"))
     for name, obj in objects.items():
         if obj is not None and held.fields.get(name) is not obj:
             write[name] = _bytes(name, obj)
@@ -137,7 +140,10 @@ def decode(
     """The session a hash holds, and what this worker now knows Redis holds of it."""
     text = {name.decode(): value for name, value in fields.items()}
     header = orjson.loads(text["header"])
-    config = SessionConfig.model_validate(header["config"])
+    if "config" in text:
+        config = SessionConfig.model_validate_json(text["config"])
+    else:  # the earlier layout kept it in the header
+        config = SessionConfig.model_validate(header["config"])
     layers, depth = config.layers, len(config.layers) - 1
     net = build(config, _one(text["weights"], layers))
     net.restore(State(net.weights, header["step"], header["epoch"], header["position"]))
@@ -178,6 +184,8 @@ def decode(
     # progress, is not held: the next save writes it)
     held.fields.update({name: obj for name, obj in objects.items() if text.get(name)})
     held.fields["header"] = text["header"]
+    if "config" in text:
+        held.fields["config"] = net.config
     held.fields.update(dict.fromkeys(_piece_names(len(session.history)), session.history))
     for name, state in entries:
         if name is not None:  # (entries saved in the earlier layout get fields when saved)

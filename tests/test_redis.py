@@ -91,10 +91,11 @@ def test_two_workers_taking_turns_give_the_trajectory_of_one_process(redis_url):
 
 
 def earlier_layout(r, key: str, history_as: str) -> None:
-    """Rewrite a session's hash as sessions were saved before the undo entries and the
-    history had fields of their own: the undo stack's weights in one field ``undo``
-    (the header listing each entry's step, epoch, position), the history in one field,
-    as JSON at first, then as capacity, stride, n and each column's n raw values."""
+    """Rewrite a session's hash as sessions were saved before the config, the undo
+    entries and the history had fields of their own: the config in the header, the undo
+    stack's weights in one field ``undo`` (the header listing each entry's step, epoch,
+    position), the history in one field, as JSON at first, then as capacity, stride, n
+    and each column's n raw values."""
     import numpy as np
     import orjson
 
@@ -102,6 +103,7 @@ def earlier_layout(r, key: str, history_as: str) -> None:
 
     fields = {k.decode(): v for k, v in r.hgetall(key).items()}
     header = orjson.loads(fields["header"])
+    header["config"] = orjson.loads(fields["config"])
     capacity, stride, points = header.pop("history")
     rows = b"".join(fields[f"h{k}"] for k in range(-(-points // 64)))
     old = History.from_rows(2, capacity, stride, rows).to_dict()
