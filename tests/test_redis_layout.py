@@ -16,28 +16,19 @@ from app.settings import Settings
 from app.store import SessionStore
 
 SETTINGS = Settings(max_history_points=130, undo_depth=6)  # history in several pieces
+# Requests in random order: steps twice as often as the others.
+KINDS = ["step", "step", "forward", "backward", "update", "train", "undo", "reset", "patch"]
+KINDS.append("weights")
 
 
 def request(session, rng: np.random.Generator) -> None:
     """One request of a random kind, as the routes make them."""
-    kind = rng.choice(
-        [
-            "step",
-            "step",
-            "forward",
-            "backward",
-            "update",
-            "train",
-            "undo",
-            "reset",
-            "patch",
-            "weights",
-        ]
-    )
+    kind = rng.choice(KINDS)
     if kind == "step":
         session.step()
     elif kind == "forward":
-        session.forward([int(i) for i in rng.integers(0, 20, 2)] if rng.random() < 0.5 else None)
+        chosen = rng.integers(0, session.net.n_train, 2).tolist()
+        session.forward(chosen if rng.random() < 0.5 else None)
     elif kind == "backward":
         session.backward()
     elif kind == "update":
