@@ -198,6 +198,41 @@ def test_architecture_editor_redraws_units_and_lines(page):
     wait_step_done(page, 1)
 
 
+def test_pause_right_after_fast_play_asked_for_a_step_shows_that_step(page):
+    """Fast Play asks for the next step as soon as an answer comes, before it shows
+    that answer. Pause pressed in that moment (here: dispatched in the same task that
+    asked, so it lands there every time) must still show the step asked for, as the
+    server has taken it: the page settles it after Play stops."""
+    wait_ready(page, "?speed=0&rate=60&layers=2-4-1")
+    sid = page.evaluate("backpropLab.page.session.id")
+    page.evaluate(
+        """() => {
+            const fetch0 = window.fetch;
+            window.armed = false;
+            window.fetch = (...args) => {
+                const answer = fetch0(...args);
+                if (window.armed && new Error().stack.includes("askAhead")) {
+                    window.armed = false;
+                    answer.then((r) => r.clone().json()).then((j) => (window.askedStep = j.step));
+                    const pause = new KeyboardEvent("keydown", { key: "p" });
+                    queueMicrotask(() => document.dispatchEvent(pause));
+                }
+                return answer;
+            };
+        }"""
+    )
+    page.keyboard.press("p")
+    page.wait_for_function("() => Number(document.querySelector('#step-counter').textContent) >= 5")
+    page.evaluate("window.armed = true")
+    page.wait_for_function("() => window.askedStep !== undefined")
+    page.wait_for_function("() => !(backpropLab.page.playing || backpropLab.page.busy)")
+    page.wait_for_timeout(100)  # anything still under way would land meanwhile
+    asked = page.evaluate("window.askedStep")
+    assert page.request.get(f"/api/sessions/{sid}").json()["state"]["step"] == asked
+    assert page.text_content("#step-counter") == str(asked)
+    assert page.evaluate("backpropLab.page.session.state.step") == asked
+
+
 def test_fast_play_shows_the_last_step_and_its_charts_once_paused(page):
     """Fast Play (60 steps/s, animation off) draws the latest step at most 30 times a
     second, redraws each chart now and then, and asks for the next step while the page
