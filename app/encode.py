@@ -4,7 +4,7 @@ Documents are built from the engine's traces as dicts of NumPy arrays and writte
 orjson straight from the arrays (a step carries hundreds of floats; orjson writes them
 without making a Python float of each). Floats are written in their shortest form that
 reads back as the same float, so the page shows the engine's numbers bit for bit. The
-shapes are those of ``StepOut``, ``ForwardOut`` and ``BackwardOut`` (app/schemas.py),
+shapes are those of ``StepOut``, ``ForwardOut`` and ``BackwardOut`` (app/trace_schemas.py),
 which the routes declare as their response models; tests/test_encode.py holds the
 bytes to the models.
 

@@ -13,9 +13,10 @@ from app.encode import dumps, step_document
 from app.errors import ErrorOut
 from app.main import create_app
 from app.middleware import SECURITY_HEADERS
-from app.schemas import LayerOut, Progress, SessionConfig, StepOut, progress_dict
+from app.schemas import Progress, SessionConfig, progress_dict
 from app.settings import Settings
 from app.store import SessionStore
+from app.trace_schemas import LayerOut, StepOut
 from tests.support import DIVERGING
 
 API = "/api/sessions"

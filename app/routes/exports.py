@@ -10,7 +10,7 @@ from app.encode import TraceResponse
 from app.exceptions import OutOfOrder
 from app.report import history_csv, html_report, trace_csv
 from app.routes.sessions import ERRORS, SessionDep, trace_response
-from app.schemas import StepOut
+from app.trace_schemas import StepOut
 
 router = APIRouter(prefix="/api/sessions", tags=["exports"], responses=ERRORS)
 

@@ -19,18 +19,15 @@ from app import budget
 from app.encode import TraceResponse, backward_document, forward_document, step_document
 from app.errors import ErrorOut
 from app.schemas import (
-    BackwardOut,
     ConfigPatch,
     Curve,
     DatasetOut,
-    ForwardOut,
     HistoryOut,
     IndicesRequest,
     ResetRequest,
     SessionConfig,
     SessionOut,
     State,
-    StepOut,
     TrainOut,
     TrainRequest,
     WeightsRequest,
@@ -40,6 +37,7 @@ from app.sessions import Session
 from app.settings import Settings
 from app.snapshot import Snapshot
 from app.store import Store
+from app.trace_schemas import BackwardOut, ForwardOut, StepOut
 from engine import StepTrace
 
 BAD_BODY = {"model": ErrorOut, "description": "The body could not be read (not UTF-8 JSON)."}
