@@ -64,7 +64,7 @@ def changes(session: Session, held: Held) -> Changes:
     """The fields to write and to delete so that Redis holds ``session``, given what it
     holds (``Held(0)``: nothing yet). Objects are compared by identity: a run's state
     and its undo entries are immutable, and each change makes new ones."""
-    st, history, trace = session.net.state, session.history, session.last_trace
+    st, history = session.net.state, session.history
     after = Held(held.version + 1, history=history, next_undo=held.next_undo)
     undo = {}  # field → entry, oldest first; an entry Redis holds keeps its field
     for state in session.undo:
@@ -84,12 +84,7 @@ def changes(session: Session, held: Held) -> Changes:
         }
     )
     n = len(history)
-    objects = {
-        "weights": st.weights,
-        "trace": trace,
-        "forward": session.pending,
-        "backward": session.pending_backward,
-    }
+    objects = _objects(session)
     after.fields = {name: obj for name, obj in objects.items() if obj is not None}
     after.fields.update(header=header, **undo)
     after.fields.update(dict.fromkeys(_piece_names(n), history))
@@ -111,6 +106,16 @@ def changes(session: Session, held: Held) -> Changes:
         write[f"h{k}"] = history.rows(k * CHUNK, min(n, (k + 1) * CHUNK))
     delete = [name for name in held.fields if name not in after.fields]
     return Changes(write, delete, after)
+
+
+def _objects(session: Session) -> dict[str, object]:
+    """The fields made from one object of the session each (None: no such field)."""
+    return {
+        "weights": session.net.state.weights,
+        "trace": session.last_trace,
+        "forward": session.pending,
+        "backward": session.pending_backward,
+    }
 
 
 def _pieces(points: int) -> int:
@@ -174,12 +179,7 @@ def decode(
             session.pending_backward = net.backward(session.pending)
     held = Held(int(text["version"]), dict.fromkeys(text), session.history)
     del held.fields["version"]
-    objects = {
-        "weights": net.state.weights,
-        "trace": trace,
-        "forward": session.pending,
-        "backward": session.pending_backward,
-    }
+    objects = _objects(session)
     # (what the earlier layout kept in other fields, such as a recomputed step in
     # progress, is not held: the next save writes it)
     held.fields.update({name: obj for name, obj in objects.items() if text.get(name)})

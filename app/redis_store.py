@@ -74,17 +74,15 @@ redis.call('EXPIRE', key, ARGV[4])
 return evicted
 """
 
-# The session's version, then every field unless the worker's copy is current (ARGV[1]:
-# its version); {} if there is no session. KEYS[1]: the hash.
+# {} if there is no session; {version} if the worker's copy is current (ARGV[1]: its
+# version); else every field and value (the version among them). KEYS[1]: the hash.
 FIND = """
 local version = redis.call('HGET', KEYS[1], 'version')
 if not version then return {} end
 """
 FETCH = """
 if version == ARGV[1] then return {version} end
-local reply = redis.call('HGETALL', KEYS[1])
-table.insert(reply, 1, version)
-return reply
+return redis.call('HGETALL', KEYS[1])
 """
 READ = FIND + FETCH
 
@@ -232,7 +230,7 @@ class RedisStore(Store):
             finally:
                 if in_turn or not kept:
                     with suppress(RedisError):  # expired: the version check guarded
-                        await self._release(keys=[_lock(sid)], args=[token])
+                        await self._unlock(sid, token)
 
     async def peek(self, sid: str) -> Session:
         return (await self._fetch(sid, self._read, [_key(sid)], []))[1]
@@ -248,7 +246,7 @@ class RedisStore(Store):
                 taken = await self._fetch(sid, self._lease, keys, args)
             except Unreadable:
                 with suppress(RedisError):  # the lock was taken: let it go
-                    await self._release(keys=[_lock(sid)], args=[token])
+                    await self._unlock(sid, token)
                 raise
             if taken is not None:
                 return taken
@@ -268,11 +266,10 @@ class RedisStore(Store):
             self._drop(sid)
             await self._check(sid)  # a follow token answers 403, not 404
             raise NotFound(NO_SESSION)
-        version, *pairs = reply
-        if cached is not None and not pairs:
+        if len(reply) == 1:  # the version this worker's copy has
             self._cache.move_to_end(sid)
             return cached
-        fields = dict(zip(pairs[::2], pairs[1::2], strict=True))
+        fields = dict(zip(reply[::2], reply[1::2], strict=True))
         try:
             session, held = decode(sid, fields, self._build, self._session)
         except (KeyError, ValueError, TypeError) as e:
@@ -287,7 +284,7 @@ class RedisStore(Store):
         if not made.write and not made.delete:
             if token:
                 async with self._reachable():
-                    await self._release(keys=[_lock(session.id)], args=[token])
+                    await self._unlock(session.id, token)
             return
         version, ttl = held.version, self.settings.session_ttl_seconds
         args = [version, version + 1, ttl, token, len(made.write)]
@@ -304,6 +301,10 @@ class RedisStore(Store):
             raise Unavailable(BUSY.format(s=LOCK_SECONDS))
         session.history.mark_saved()
         self._remember(session.id, made.after, session)
+
+    async def _unlock(self, sid: str, token: str) -> None:
+        """Let the session's lock go if it is still this request's."""
+        await self._release(keys=[_lock(sid)], args=[token])
 
     # ---------------------------------------------------------------- forget
     async def remove(self, sid: str) -> None:

@@ -109,10 +109,10 @@ class Session:
         """The latest step's trace if the weights are still the ones it produced (the
         same numbers: after an undo back to them too, and read back from any store)."""
         t = self.last_trace
-        pairs = zip(t.weights, self.net.weights, strict=True) if t is not None else ()
-        if t is None or not all(a is b or np.array_equal(a, b) for a, b in pairs):
+        if t is None:
             return None
-        return t
+        pairs = zip(t.weights, self.net.weights, strict=True)
+        return t if all(a is b or np.array_equal(a, b) for a, b in pairs) else None
 
     def _changed(self, kind: str, detail: Any = None) -> None:
         if self.on_change is not None:
