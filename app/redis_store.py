@@ -267,7 +267,8 @@ class RedisStore(Store):
             await self._check(sid)  # a follow token answers 403, not 404
             raise NotFound(NO_SESSION)
         if len(reply) == 1:  # the version this worker's copy has
-            self._cache.move_to_end(sid)
+            # (remembered again: another request may have dropped it meanwhile)
+            self._remember(sid, *cached)
             return cached
         fields = dict(zip(reply[::2], reply[1::2], strict=True))
         try:

@@ -232,6 +232,33 @@ def test_a_session_this_server_cannot_read_is_a_404_and_frees_its_lock(redis_url
         assert not r.exists(f"backprop:lock:{sid}")
 
 
+def test_a_copy_dropped_while_its_read_is_in_flight_is_still_served(redis_url):
+    """Redis answers "your copy is current" for a copy another request of this worker
+    dropped meanwhile (its save failed): the copy is served and kept, not a KeyError."""
+    import asyncio
+
+    from app.redis_store import RedisStore
+    from app.schemas import SessionConfig
+
+    async def run() -> None:
+        store = await RedisStore.connect(redis_settings(redis_url))
+        try:
+            session = await store.add(SessionConfig())
+            read = store._read
+
+            async def dropped_meanwhile(keys, args):
+                store._drop(session.id)
+                return await read(keys=keys, args=args)
+
+            store._read = dropped_meanwhile
+            assert (await store.peek(session.id)) is session
+            assert len(store) == 1
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
 def test_max_sessions_holds_across_workers(redis_url):
     settings = redis_settings(redis_url, max_sessions=3)
     with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
