@@ -1,5 +1,7 @@
-"""Helpers shared by the tests and scripts/screenshot.py: a live server and Chromium."""
+"""Helpers shared by the tests and scripts/screenshot.py: a live server, Chromium, a
+Redis server, and a coroutine run on an event loop of its own."""
 
+import asyncio
 import shutil
 import socket
 import subprocess
@@ -116,3 +118,22 @@ def redis_server(appendonly: bool = False) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+def run_in_own_loop(coroutine, timeout: float = 10.0) -> None:
+    """asyncio.run in a thread: the browser tests' Playwright keeps a loop in this one."""
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(coroutine)
+        except BaseException as e:  # re-raised in the test's thread
+            failure.append(e)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TimeoutError(f"the coroutine did not finish within {timeout:g} s")
+    if failure:
+        raise failure[0]

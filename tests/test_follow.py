@@ -6,7 +6,6 @@ TestClient waits for a response to finish, and an event stream never does).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import queue
 import threading
@@ -21,7 +20,7 @@ from app.follow_memory import MemoryHub
 from app.main import create_app
 from app.settings import Settings
 from app.store import SessionStore
-from tests.support import running_server
+from tests.support import run_in_own_loop, running_server
 
 API = "/api/sessions"
 BOTH_STORES = True  # sessions in the process and in Redis (tests/conftest.py)
@@ -329,24 +328,7 @@ def test_a_slow_follower_skips_to_a_fresh_state_and_memory_stays_bounded():
         await stream.aclose()
         assert not s.followers and hub.followers == 0
 
-    run_in_own_loop(scenario())
-
-
-def run_in_own_loop(coroutine) -> None:
-    """asyncio.run in a thread: the browser tests' Playwright keeps a loop in this one."""
-    failure: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            asyncio.run(coroutine)
-        except BaseException as e:  # re-raised in the test's thread
-            failure.append(e)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join(WAIT)
-    if failure:
-        raise failure[0]
+    run_in_own_loop(scenario(), WAIT)
 
 
 def test_an_expired_session_ends_its_share(monkeypatch):

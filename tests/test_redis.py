@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import redis_settings
-from tests.support import free_port
+from tests.support import free_port, run_in_own_loop
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/sessions"
@@ -235,8 +235,6 @@ def test_a_session_this_server_cannot_read_is_a_404_and_frees_its_lock(redis_url
 def test_a_copy_dropped_while_its_read_is_in_flight_is_still_served(redis_url):
     """Redis answers "your copy is current" for a copy another request of this worker
     dropped meanwhile (its save failed): the copy is served and kept, not a KeyError."""
-    import asyncio
-
     from app.redis_store import RedisStore
     from app.schemas import SessionConfig
 
@@ -256,7 +254,7 @@ def test_a_copy_dropped_while_its_read_is_in_flight_is_still_served(redis_url):
         finally:
             await store.close()
 
-    asyncio.run(run())
+    run_in_own_loop(run())
 
 
 def test_max_sessions_holds_across_workers(redis_url):
